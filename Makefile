@@ -1,0 +1,46 @@
+# AI Deployment Cookbook. `make serve` and `make test` do all set-up (a venv in .venv, created on demand).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: serve build test test-fast bench check-catalog sync-provenance lighthouse screenshots clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+## serve: build strictly, then serve the site at http://127.0.0.1:8000 with live reload
+serve: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+## build: strict build into site/
+build: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+## test: everything CI runs (repo tests, every recipe in its own venv, every notebook)
+test: $(STAMP)
+	bash scripts/test-all.sh
+
+## test-fast: repo-level tests and the site's own notebooks only
+test-fast: $(STAMP)
+	bash scripts/test-all.sh --fast
+
+## bench: run every recipe's bench (writes recipes/*/results/)
+bench:
+	for r in recipes/*/; do $(MAKE) -C $$r bench || exit 1; done
+
+## check-catalog: validate catalog/*.yaml and regenerate catalog/schema.json
+check-catalog: $(STAMP)
+	$(BIN)/python -m cookbook.catalog --schema > catalog/schema.json
+	$(BIN)/python -m cookbook.catalog
+
+## sync-provenance: copy cookbook/provenance_template.py into every recipe package
+sync-provenance: $(STAMP)
+	$(BIN)/python -c "from cookbook.recipes import *; import shutil; [shutil.copyfile(PROVENANCE_TEMPLATE, d / load_meta(d).package / 'provenance.py') for d in recipe_dirs()]"
+
+clean:
+	rm -rf site .test-reports $(VENV) recipes/*/.venv

@@ -1,0 +1,324 @@
+"""The catalog: schema, loading and validation of ``catalog/*.yaml``.
+
+One YAML file per catalog section (backends, platforms, tutorials). Each file declares its
+groups (the seed pages' headings, e.g. "High-performance serving") and a list of entries.
+Validation errors name the file, the entry and the field, e.g.::
+
+    catalog/backends.yaml: entry #3 'vLLM': field 'url': missing (every entry needs a link)
+
+``python -m cookbook.catalog`` validates the catalog (exit 1 with messages) and
+``python -m cookbook.catalog --schema`` prints the JSON Schema published as
+``catalog/schema.json`` (editors such as VS Code validate while typing through the
+``# yaml-language-server: $schema=schema.json`` line at the top of each file).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG_DIR = ROOT / "catalog"
+SCHEMA_PATH = CATALOG_DIR / "schema.json"
+
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+class Tag(str, Enum):
+    """Controlled vocabulary for entry tags (add a value here to allow a new tag)."""
+
+    cpu = "cpu"
+    gpu = "gpu"
+    tpu = "tpu"
+    lpu = "lpu"
+    apple_silicon = "apple-silicon"
+    api = "api"
+    self_hosted = "self-hosted"
+    managed = "managed"
+    openai_compatible = "openai-compatible"
+    open_source = "open-source"
+    llm = "llm"
+    embeddings = "embeddings"
+    vision = "vision"
+    multimodal = "multimodal"
+    serving = "serving"
+    batching = "batching"
+    quantization = "quantization"
+    optimization = "optimization"
+    orchestration = "orchestration"
+    autoscaling = "autoscaling"
+    spot = "spot"
+    kubernetes = "kubernetes"
+    containers = "containers"
+    serverless = "serverless"
+    gateway = "gateway"
+    local = "local"
+    cli = "cli"
+    library = "library"
+    fine_tuning = "fine-tuning"
+    data_residency = "data-residency"
+    enterprise = "enterprise"
+    monitoring = "monitoring"
+    security = "security"
+    tutorial = "tutorial"
+    reference = "reference"
+    paper = "paper"
+    guide = "guide"
+    benchmark = "benchmark"
+    edge = "edge"
+    distributed = "distributed"
+    ui = "ui"
+    archived = "archived"
+
+
+class Hardware(str, Enum):
+    """Where the thing runs inference (for the CPU/GPU table)."""
+
+    cpu = "cpu"
+    gpu = "gpu"
+    tpu = "tpu"
+    lpu = "lpu"
+    npu = "npu"
+    apple_silicon = "apple-silicon"
+
+
+class Admonition(str, Enum):
+    """Admonition types an entry may render as. ``code``, ``website``, ``tutorial``, ``paper``,
+    ``platform`` and ``api`` are custom types styled in ``docs/assets/stylesheets/admonitions.css``;
+    the rest are Material built-ins."""
+
+    code = "code"
+    website = "website"
+    tutorial = "tutorial"
+    paper = "paper"
+    platform = "platform"
+    api = "api"
+    abstract = "abstract"
+    tip = "tip"
+    info = "info"
+    example = "example"
+    quote = "quote"
+    note = "note"
+
+
+class Group(BaseModel):
+    """A group of entries within a section (rendered as an H2)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=SLUG, description="Stable slug, used as the page anchor.")
+    title: str = Field(min_length=2, description="Heading shown on the page.")
+    intro: Optional[str] = Field(None, description="Markdown shown under the heading.")
+
+
+class Entry(BaseModel):
+    """One catalog entry: a backend, library, platform, API provider, tutorial or reference."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=SLUG, description="Unique slug across the whole catalog; the anchor on its page.")
+    name: str = Field(min_length=1, description="Display name, as the project spells it today.")
+    url: HttpUrl = Field(description="Canonical https link (project home, docs or repository).")
+    group: str = Field(description="The id of one of this file's groups (the entry's category).")
+    admonition: Optional[Admonition] = Field(None, description="Admonition type; defaults to the section's.")
+    summary: str = Field(min_length=10, max_length=240, description="One line, shown in the admonition title.")
+    body: Optional[str] = Field(None, description="Markdown shown when the admonition is expanded.")
+    tags: list[Tag] = Field(min_length=1, description="From the controlled vocabulary (see Tag).")
+    license: Optional[str] = Field(None, description="SPDX id, 'proprietary', or 'various'; null if unknown.")
+    hosting: Literal["self-hosted", "managed", "both", "n/a"] = Field(
+        description="self-hosted (you run it), managed (someone's API/platform), both, or n/a (docs).")
+    hardware: list[Hardware] = Field(default_factory=list, description="Inference hardware supported.")
+    openai_compatible: Optional[bool] = Field(None, description="Serves/accepts the OpenAI API; null if n/a.")
+    recipes: list[str] = Field(default_factory=list, description="Recipe folders under recipes/ that use it.")
+    seeds: list[str] = Field(default_factory=list, description="Seed pages (e.g. '001') that name it.")
+    correction: Optional[str] = Field(
+        None, description="What the seed page got wrong or what has changed since; rendered on the page.")
+
+    @field_validator("summary")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\n" in v.strip():
+            raise ValueError("must be one line (put longer text in 'body')")
+        return v.strip()
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, v: HttpUrl) -> HttpUrl:
+        if v.scheme != "https":
+            raise ValueError(f"must use https, got {v.scheme}://")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_tags(cls, v: list[Tag]) -> list[Tag]:
+        if len(set(v)) != len(v):
+            raise ValueError("tags must not repeat")
+        return v
+
+
+class Section(BaseModel):
+    """One catalog file: a page of the site's catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+    section: str = Field(pattern=SLUG, description="Equals the file name without .yaml; the page's URL slug.")
+    title: str
+    intro: str = Field(description="Markdown shown at the top of the page.")
+    default_admonition: Admonition
+    groups: list[Group] = Field(min_length=1)
+    entries: list[Entry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _groups_known(self) -> "Section":
+        known = [g.id for g in self.groups]
+        for i, e in enumerate(self.entries, 1):
+            if e.group not in known:
+                raise ValueError(f"entries.{i - 1}.group: unknown category {e.group!r}; expected one of: "
+                                 + ", ".join(known))
+        return self
+
+
+class CatalogError(Exception):
+    """Raised by :func:`load_catalog` with every problem found, one per line."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_FRIENDLY = {
+    "missing": "missing",
+    "url_parsing": "not a valid URL",
+    "url_scheme": "not a valid http(s) URL",
+    "string_pattern_mismatch": "must be a lowercase slug like 'text-generation-inference'",
+    "enum": "unknown value",
+    "extra_forbidden": "unknown field (typo?)",
+    "literal_error": "unknown value",
+}
+
+
+def _describe(err: dict, raw: dict, path: Path) -> str:
+    loc = list(err["loc"])
+    where = f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+    if len(loc) >= 2 and loc[0] == "entries" and isinstance(loc[1], int):
+        idx = loc[1]
+        entries = raw.get("entries") or []
+        name = entries[idx].get("name") if idx < len(entries) and isinstance(entries[idx], dict) else None
+        where += f": entry #{idx + 1}" + (f" {name!r}" if name else "")
+        loc = loc[2:]
+    field = ".".join(str(x) for x in loc) or "(entry)"
+    msg = err["msg"]
+    kind = err["type"]
+    if kind in _FRIENDLY:
+        msg = _FRIENDLY[kind] + ("" if kind == "missing" else f" ({err['msg']})")
+        if kind == "enum" or kind == "literal_error":
+            msg = f"unknown value {err.get('input')!r}; {err['msg'].split(';')[-1].strip()}"
+    if kind == "missing" and field == "url":
+        msg = "missing (every entry needs a link)"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"{where}: field {field!r}: {msg}"
+
+
+def _section_problem(message: str, raw: dict, path: Path) -> str:
+    """Turn a model-level error ``entries.N.group: ...`` into the file/entry/field form."""
+    m = re.match(r"entries\.(\d+)\.(\w+): (.*)", message)
+    rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    if not m:
+        return f"{rel}: {message}"
+    idx = int(m.group(1))
+    name = raw["entries"][idx].get("name")
+    return f"{rel}: entry #{idx + 1} {name!r}: field {m.group(2)!r}: {m.group(3)}"
+
+
+def load_section(path: Path) -> tuple[Section | None, list[str]]:
+    """Parse and validate one catalog file. Returns ``(section or None, problems)``."""
+    rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        return None, [f"{rel}: not valid YAML: {exc}"]
+    if not isinstance(raw, dict):
+        return None, [f"{rel}: top level must be a mapping with section, title, intro, groups, entries"]
+    problems: list[str] = []
+    try:
+        section = Section.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            if err["type"] == "value_error" and not err["loc"]:
+                problems.append(_section_problem(err["msg"].removeprefix("Value error, "), raw, path))
+            else:
+                problems.append(_describe(err, raw, path))
+        return None, problems
+    if section.section != path.stem:
+        problems.append(f"{rel}: field 'section': {section.section!r} must equal the file name {path.stem!r}")
+    return section, problems
+
+
+def load_catalog(directory: Path = CATALOG_DIR, recipes_dir: Path | None = None) -> list[Section]:
+    """Load every ``*.yaml`` in ``directory``; raise :class:`CatalogError` listing all problems.
+
+    Cross-file checks: entry ids and names are unique across the catalog (case-insensitive
+    names), and every ``recipes`` item names an existing folder under ``recipes_dir``.
+    """
+    recipes_dir = recipes_dir or ROOT / "recipes"
+    sections: list[Section] = []
+    problems: list[str] = []
+    for path in sorted(directory.glob("*.yaml")):
+        section, errs = load_section(path)
+        problems += errs
+        if section:
+            sections.append(section)
+    seen_ids: dict[str, str] = {}
+    seen_names: dict[str, str] = {}
+    for s in sections:
+        rel = f"catalog/{s.section}.yaml"
+        for i, e in enumerate(s.entries, 1):
+            here = f"{rel}: entry #{i} {e.name!r}"
+            if e.id in seen_ids:
+                problems.append(f"{here}: field 'id': duplicate id {e.id!r} (already used by {seen_ids[e.id]})")
+            else:
+                seen_ids[e.id] = here
+            key = e.name.casefold()
+            if key in seen_names:
+                problems.append(f"{here}: field 'name': duplicate name {e.name!r} (already used by "
+                                f"{seen_names[key]})")
+            else:
+                seen_names[key] = here
+            for r in e.recipes:
+                if not (recipes_dir / r / "recipe.yaml").is_file():
+                    problems.append(f"{here}: field 'recipes': no recipe folder recipes/{r}/ with a recipe.yaml")
+    if problems:
+        raise CatalogError(problems)
+    return sections
+
+
+def json_schema() -> dict:
+    """JSON Schema (draft 2020-12) of one catalog file, as published in ``catalog/schema.json``."""
+    schema = Section.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "AI Deployment Cookbook catalog section"
+    return schema
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: validate the catalog, or print the JSON Schema with ``--schema``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--schema" in argv:
+        print(json.dumps(json_schema(), indent=2))
+        return 0
+    try:
+        sections = load_catalog()
+    except CatalogError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"catalog OK: {sum(len(s.entries) for s in sections)} entries in {len(sections)} files")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite: repo tests, each recipe's tests in the recipe's own venv (recipes are
+# copyable: `make -C recipes/<name> test` is exactly what a user runs), and every notebook through
+# nbmake (a notebook tied to a recipe runs in that recipe's venv). Prints one closing line
+# "N passed, N failed, N skipped" summed over all runs; exits non-zero if anything failed.
+# Usage: scripts/test-all.sh [--fast]   (--fast: repo tests and site notebooks only)
+set -u
+cd "$(dirname "$0")/.."
+root=$PWD
+reports=$root/.test-reports
+rm -rf "$reports"; mkdir -p "$reports"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 NO_MKDOCS_2_WARNING=1 PYTHONUNBUFFERED=1
+fast=0; [ "${1:-}" = "--fast" ] && fast=1
+failed=()
+
+step() { echo; echo "=== $* ==="; }
+
+step "repo tests"
+.venv/bin/python -m pytest tests --junitxml="$reports/repo.xml" || failed+=("repo tests")
+
+if [ $fast = 0 ]; then
+  for dir in recipes/*/; do
+    name=$(basename "$dir")
+    step "recipe $name"
+    PYTEST_ADDOPTS="--junitxml=$reports/recipe-$name.xml" make -C "$dir" test || failed+=("recipe $name")
+  done
+fi
+
+for nb in notebooks/*.ipynb; do
+  recipe=$(.venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))['metadata'].get('cookbook',{}).get('recipe',''))" "$nb")
+  if [ -n "$recipe" ]; then
+    [ $fast = 1 ] && continue
+    py=recipes/$recipe/.venv/bin/python
+  else
+    py=.venv/bin/python
+  fi
+  step "notebook $nb (${recipe:-site} venv)"
+  "$py" -m pytest --nbmake -p no:cacheprovider "$nb" --junitxml="$reports/nb-$(basename "$nb" .ipynb).xml" \
+    || failed+=("notebook $nb")
+done
+
+step "summary"
+.venv/bin/python -m cookbook.testreport "$reports"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
