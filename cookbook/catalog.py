@@ -76,6 +76,7 @@ class Tag(str, Enum):
     distributed = "distributed"
     ui = "ui"
     archived = "archived"
+    maintenance_mode = "maintenance-mode"
 
 
 class Hardware(str, Enum):
@@ -87,6 +88,7 @@ class Hardware(str, Enum):
     lpu = "lpu"
     npu = "npu"
     apple_silicon = "apple-silicon"
+    asic = "asic"
 
 
 class Admonition(str, Enum):
@@ -106,6 +108,7 @@ class Admonition(str, Enum):
     example = "example"
     quote = "quote"
     note = "note"
+    warning = "warning"
 
 
 class Group(BaseModel):

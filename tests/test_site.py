@@ -48,7 +48,7 @@ def test_custom_admonition_types_are_styled(built_site):
     site, _ = built_site
     css = (site / "assets" / "stylesheets" / "admonitions.css").read_text(encoding="utf-8")
     used = {(e.admonition or s.default_admonition).value for s in load_catalog() for e in s.entries}
-    builtin = {"abstract", "tip", "info", "example", "quote", "note"}
+    builtin = {"abstract", "tip", "info", "example", "quote", "note", "warning"}
     for kind in used - builtin:
         assert kind in CUSTOM_ADMONITIONS, f"admonition type {kind!r} is used but has no style"
         assert f"--md-admonition-icon--{kind}: url(" in css and f"details.{kind}" in css
