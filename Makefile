@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test test-fast bench check-catalog sync-provenance lighthouse screenshots clean
+.PHONY: serve build test test-fast bench check-catalog sync-provenance audit clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,6 +41,10 @@ check-catalog: $(STAMP)
 ## sync-provenance: copy cookbook/provenance_template.py into every recipe package
 sync-provenance: $(STAMP)
 	$(BIN)/python -c "from cookbook.recipes import *; import shutil; [shutil.copyfile(PROVENANCE_TEMPLATE, d / load_meta(d).package / 'provenance.py') for d in recipe_dirs()]"
+
+## audit: screenshots (light/dark) and Lighthouse scores of five page types, into .cache/audit
+audit: $(STAMP)
+	bash scripts/audit-site.sh
 
 clean:
 	rm -rf site .test-reports $(VENV) recipes/*/.venv
