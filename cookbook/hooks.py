@@ -16,6 +16,9 @@ A catalog or recipe-metadata error aborts the build with the validator's message
 from __future__ import annotations
 
 import json
+import logging
+import posixpath
+import re
 import sys
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from cookbook.catalog import CatalogError, json_schema, load_catalog  # noqa: E4
 from cookbook.recipes import load_meta, load_results, recipe_dirs  # noqa: E402
 
 _state: dict = {}
+log = logging.getLogger("mkdocs.plugins.cookbook")
 
 
 def _notebooks() -> list[tuple[Path, dict]]:
@@ -99,7 +103,7 @@ def on_files(files: Files, config) -> Files:
     _gen(files, config, "notebooks/index.md", _notebooks_index())
     edits["notebooks/index.md"] = "cookbook/hooks.py"
     contributing = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
-    _gen(files, config, "contributing.md", _site_links(contributing))
+    _gen(files, config, "contributing.md", _site_links(contributing, repo_url))
     edits["contributing.md"] = "CONTRIBUTING.md"
     icons = Path(__import__("material").__file__).parent / "templates" / ".icons"
     _gen(files, config, "assets/stylesheets/admonitions.css", render.admonitions_css(icons))
@@ -107,11 +111,9 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
-def _site_links(text: str) -> str:
+def _site_links(text: str, repo_url: str) -> str:
     """CONTRIBUTING.md links point at repo files; on the site, point them at the repository."""
-    import re
-
-    base = "https://github.com/ai-deployment-cookbook/cookbook/blob/main/"
+    base = f"{repo_url.rstrip('/')}/blob/main/"
     return re.sub(r"\]\((?!https?:|#|mailto:)([^)]+)\)", lambda m: f"]({base}{m.group(1)})", text)
 
 
@@ -132,6 +134,31 @@ def _notebooks_index() -> str:
             "the last run. Each notebook is tied to a recipe or a concept page, and a recipe's notebooks run "
             "in that recipe's own virtual environment.\n\n| Notebook | What it shows | Related |\n|---|---|---|\n"
             + "\n".join(rows) + "\n")
+
+
+_HREF = re.compile(r'href="(?![a-z][a-z0-9+.-]*:|#|/)([^"#?]+\.md)(#[^"]*)?"')
+
+
+def on_page_content(html, page, config, files):
+    """Notebook pages: resolve ``.md`` links the way MkDocs does for Markdown pages.
+
+    mkdocs-jupyter renders notebooks without MkDocs' link processing, so ``../recipes/x.md`` in a
+    notebook would stay a dead link. A link to a missing page is logged as a warning, which
+    ``--strict`` turns into a build failure.
+    """
+    if not page.file.src_uri.endswith(".ipynb"):
+        return html
+
+    def fix(m: re.Match) -> str:
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), m.group(1)))
+        f = files.get_file_from_path(target)
+        if f is None:
+            log.warning("Notebook '%s' links to '%s', which is not a documentation page.", page.file.src_uri,
+                        m.group(1))
+            return m.group(0)
+        return f'href="{f.url_relative_to(page.file)}{m.group(2) or ""}"'
+
+    return _HREF.sub(fix, html)
 
 
 def on_page_context(context, page, config, nav):
