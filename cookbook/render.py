@@ -143,16 +143,22 @@ DECISION_GUIDE: list[tuple[str, str, Any]] = [
 ]
 
 
+def _retired(e: Entry) -> bool:
+    return any(t.value in ("archived", "maintenance-mode") for t in e.tags)
+
+
 def decision_guide(sections: list[Section]) -> str:
     """'Which backend for my latency/cost/hardware?' rendered as a table from entry data."""
     rows = ["## Decision guide\n",
             "Start from your constraint; each row lists the catalog entries whose data (tags, hosting, "
             "hardware, API) matches it. The concept pages explain the trade-offs: "
             "[backend considerations](../concepts/backend-considerations.md), "
-            "[compute](../concepts/compute.md), [managed APIs](../concepts/managed-apis.md).\n",
+            "[compute](../concepts/compute.md), [managed APIs](../concepts/managed-apis.md). Projects tagged "
+            "`archived` or `maintenance-mode` are left out.\n",
             "| If… | Look at | Candidates |", "|---|---|---|"]
     for question, answer, pred in DECISION_GUIDE:
-        hits = sorted(((e, s) for s in sections for e in s.entries if pred(e)), key=lambda es: es[0].name.casefold())
+        hits = sorted(((e, s) for s in sections for e in s.entries if pred(e) and not _retired(e)),
+                      key=lambda es: es[0].name.casefold())
         rows.append(f"| {question} | {answer} | " + ", ".join(_link(e, s) for e, s in hits) + " |")
     return "\n".join(rows) + "\n"
 
