@@ -119,3 +119,9 @@ def test_theme_is_offline_and_has_the_features(built_site):
                     "content.code.copy", "content.tabs.link", "content.action.edit", "navigation.top"):
         assert feature in html, feature
     assert html.count('data-md-component="palette"') >= 1 and "Switch to dark mode" in html
+
+
+def test_pages_show_last_updated_date(built_site):
+    site, _ = built_site
+    html = (site / "concepts" / "spot-instances" / "index.html").read_text(encoding="utf-8")
+    assert "git-revision-date-localized-plugin-date" in html
