@@ -1,0 +1,120 @@
+"""Build the server: llama-cpp-python's own OpenAI-compatible app behind :class:`~.guard.Guard`.
+
+Why the library's server and not our own FastAPI routes: ``llama_cpp.server`` already speaks
+the OpenAI wire format (chat + completions, SSE streaming, ``/v1/models``, ``response_format``
+and GBNF ``grammar``, tokenize/detokenize extras, API key), and tracks the library's sampling
+parameters release by release. We only add what it lacks (see ``guard.py``), and change three
+defaults: every model stays loaded (``ResidentProxy``), ``interrupt_requests`` is off (the
+library's default cuts a running stream short whenever another request arrives), and the
+library's allow-all CORS is removed unless ``LLAMACPP_CORS_ORIGINS`` is set.
+
+The library keeps its app state in module globals, so one process serves one app.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+from typing import Any, Dict, Optional
+from unittest import mock
+
+import llama_cpp
+import llama_cpp.server.app as llama_app
+from fastapi.middleware.cors import CORSMiddleware
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+from llama_cpp.server.settings import ServerSettings
+
+from .engine import EngineThread
+from .guard import Guard, Runtime
+from .models import ResidentProxy, model_settings
+from .settings import Settings
+
+
+def chat_formatter(llama: llama_cpp.Llama) -> Optional[Jinja2ChatFormatter]:
+    """The GGUF's own chat template as a formatter (None if the file has none).
+
+    Built like ``llama_cpp.Llama.__init__`` builds its ``chat_template.default`` handler; used
+    only to count prompt tokens before generation starts.
+    """
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    eos_id, bos_id = llama.token_eos(), llama.token_bos()
+    eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
+    return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id])
+
+
+def load_library_app(rt: Runtime) -> None:
+    """Load the models and build the library's FastAPI app into ``rt`` (blocking: seconds).
+
+    On failure sets ``rt.load_error`` (``/readyz`` reports it) and re-raises.
+    """
+    s = rt.settings
+    try:
+        ms = model_settings(s)
+        # model_construct: take our values only; BaseSettings.__init__ would also read
+        # unprefixed env vars such as HOST, PORT or API_KEY into the library's settings.
+        server_settings = ServerSettings.model_construct(
+            host=s.host, port=s.port, api_key=s.api_key, interrupt_requests=False,
+            disable_ping_events=False, root_path="", ssl_keyfile=None, ssl_certfile=None)
+        saved_config_file = os.environ.pop("CONFIG_FILE", None)  # the library would prefer it
+        try:
+            proxy_cls = functools.partial(ResidentProxy, use_extra_buffer_types=s.use_extra_buffer_types())
+            with mock.patch.object(llama_app, "LlamaProxy", proxy_cls):
+                app = llama_app.create_app(server_settings=server_settings, model_settings=ms)
+        finally:
+            if saved_config_file is not None:
+                os.environ["CONFIG_FILE"] = saved_config_file
+        app.user_middleware = [mw for mw in app.user_middleware if mw.cls is not CORSMiddleware]
+        if s.cors_origins:
+            app.add_middleware(CORSMiddleware, allow_origins=s.cors_origins, allow_methods=["GET", "POST"],
+                               allow_headers=["Authorization", "Content-Type"])
+        if s.engine_thread:
+            engine = EngineThread()
+            llama_app.run_in_threadpool = engine.run  # module globals the library's routes call
+            llama_app.iterate_in_threadpool = engine.iterate
+        proxy = llama_app._llama_proxy
+        rt.proxy = proxy
+        rt.formatters = {alias: chat_formatter(llama) for alias, llama in proxy.loaded.items()}
+        rt.app = app
+        rt.metrics.ready.set(1)
+    except Exception as e:
+        rt.load_error = f"model load failed: {type(e).__name__}: {e}"
+        print(rt.load_error, file=sys.stderr, flush=True)
+        raise
+    finally:
+        rt.loaded.set()
+
+
+def create_server_app(settings: Optional[Settings] = None, background: bool = True) -> Guard:
+    """The ASGI app to serve (``Guard`` around the library's app); its ``rt`` holds the state.
+
+    ``background=True``: models load in a thread started at ASGI lifespan startup, so
+    ``/healthz`` answers at once and ``/readyz`` turns 200 when loading is done.
+    ``background=False``: load now (blocking) - for in-process use and tests.
+    """
+    rt = Runtime(settings or Settings())
+    state: Dict[str, Any] = {}
+
+    def start_loading() -> None:
+        if background and "thread" not in state:
+            state["thread"] = threading.Thread(target=_load_quietly, args=(rt,), name="model-loader", daemon=True)
+            state["thread"].start()
+
+    def shutdown() -> None:
+        if rt.proxy is not None:
+            rt.proxy.free()
+
+    if not background:
+        load_library_app(rt)
+    return Guard(rt, on_startup=start_loading, on_shutdown=shutdown)
+
+
+def _load_quietly(rt: Runtime) -> None:
+    try:
+        load_library_app(rt)
+    except Exception:
+        pass  # recorded in rt.load_error; serve() exits non-zero
