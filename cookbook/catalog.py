@@ -15,7 +15,6 @@ Validation errors name the file, the entry and the field, e.g.::
 from __future__ import annotations
 
 import json
-import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -206,7 +205,7 @@ _FRIENDLY = {
 
 def _describe(err: dict, raw: dict, path: Path) -> str:
     loc = list(err["loc"])
-    where = f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+    where = f"{_rel(path)}"
     if len(loc) >= 2 and loc[0] == "entries" and isinstance(loc[1], int):
         idx = loc[1]
         entries = raw.get("entries") or []
@@ -227,39 +226,50 @@ def _describe(err: dict, raw: dict, path: Path) -> str:
     return f"{where}: field {field!r}: {msg}"
 
 
-def _section_problem(message: str, raw: dict, path: Path) -> str:
-    """Turn a model-level error ``entries.N.group: ...`` into the file/entry/field form."""
-    m = re.match(r"entries\.(\d+)\.(\w+): (.*)", message)
-    rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    if not m:
-        return f"{rel}: {message}"
-    idx = int(m.group(1))
-    name = raw["entries"][idx].get("name")
-    return f"{rel}: entry #{idx + 1} {name!r}: field {m.group(2)!r}: {m.group(3)}"
+def _rel(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-def load_section(path: Path) -> tuple[Section | None, list[str]]:
-    """Parse and validate one catalog file. Returns ``(section or None, problems)``."""
-    rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+def load_section(path: Path) -> tuple[Section | None, list[str], list[dict]]:
+    """Parse and validate one catalog file.
+
+    Returns ``(section or None, problems, raw entry dicts)``. Each entry is validated on its own,
+    so one file yields every problem at once (field errors, unknown categories), not just the first.
+    """
+    rel = _rel(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        return None, [f"{rel}: not valid YAML: {exc}"]
+        return None, [f"{rel}: not valid YAML: {exc}"], []
     if not isinstance(raw, dict):
-        return None, [f"{rel}: top level must be a mapping with section, title, intro, groups, entries"]
+        return None, [f"{rel}: top level must be a mapping with section, title, intro, groups, entries"], []
+    entries = raw.get("entries")
+    if not isinstance(entries, list) or not entries:
+        return None, [f"{rel}: field 'entries': must be a non-empty list"], []
     problems: list[str] = []
-    try:
-        section = Section.model_validate(raw)
+    try:  # the file's header, with a stand-in entry list
+        Section.model_validate({**raw, "entries": []})
     except ValidationError as exc:
-        for err in exc.errors():
-            if err["type"] == "value_error" and not err["loc"]:
-                problems.append(_section_problem(err["msg"].removeprefix("Value error, "), raw, path))
-            else:
-                problems.append(_describe(err, raw, path))
-        return None, problems
-    if section.section != path.stem:
-        problems.append(f"{rel}: field 'section': {section.section!r} must equal the file name {path.stem!r}")
-    return section, problems
+        problems += [_describe(e, raw, path) for e in exc.errors() if e["loc"][:1] != ("entries",)]
+    groups = [g.get("id") for g in raw.get("groups") or [] if isinstance(g, dict)]
+    for i, item in enumerate(entries):
+        if not isinstance(item, dict):
+            problems.append(f"{rel}: entry #{i + 1}: must be a mapping of fields")
+            continue
+        try:
+            Entry.model_validate(item)
+        except ValidationError as exc:
+            for e in exc.errors():
+                problems.append(_describe({**e, "loc": ("entries", i, *e["loc"])}, raw, path))
+        group = item.get("group")
+        if isinstance(group, str) and groups and group not in groups:
+            problems.append(f"{rel}: entry #{i + 1} {item.get('name')!r}: field 'group': unknown category "
+                            f"{group!r}; expected one of: {', '.join(map(str, groups))}")
+    if raw.get("section") != path.stem:
+        problems.append(f"{rel}: field 'section': {raw.get('section')!r} must equal the file name {path.stem!r}")
+    if problems:
+        return None, problems, [e for e in entries if isinstance(e, dict)]
+    return Section.model_validate(raw), [], entries
 
 
 def load_catalog(directory: Path = CATALOG_DIR, recipes_dir: Path | None = None) -> list[Section]:
@@ -271,29 +281,30 @@ def load_catalog(directory: Path = CATALOG_DIR, recipes_dir: Path | None = None)
     recipes_dir = recipes_dir or ROOT / "recipes"
     sections: list[Section] = []
     problems: list[str] = []
+    seen_ids: dict[str, str] = {}
+    seen_names: dict[str, str] = {}
     for path in sorted(directory.glob("*.yaml")):
-        section, errs = load_section(path)
+        section, errs, raw_entries = load_section(path)
         problems += errs
         if section:
             sections.append(section)
-    seen_ids: dict[str, str] = {}
-    seen_names: dict[str, str] = {}
-    for s in sections:
-        rel = f"catalog/{s.section}.yaml"
-        for i, e in enumerate(s.entries, 1):
-            here = f"{rel}: entry #{i} {e.name!r}"
-            if e.id in seen_ids:
-                problems.append(f"{here}: field 'id': duplicate id {e.id!r} (already used by {seen_ids[e.id]})")
-            else:
-                seen_ids[e.id] = here
-            key = e.name.casefold()
-            if key in seen_names:
-                problems.append(f"{here}: field 'name': duplicate name {e.name!r} (already used by "
-                                f"{seen_names[key]})")
-            else:
-                seen_names[key] = here
-            for r in e.recipes:
-                if not (recipes_dir / r / "recipe.yaml").is_file():
+        for i, e in enumerate(raw_entries, 1):
+            here = f"{_rel(path)}: entry #{i} {e.get('name')!r}"
+            eid, name = e.get("id"), e.get("name")
+            if isinstance(eid, str):
+                if eid in seen_ids:
+                    problems.append(f"{here}: field 'id': duplicate id {eid!r} (already used by {seen_ids[eid]})")
+                else:
+                    seen_ids[eid] = here
+            if isinstance(name, str):
+                key = name.casefold()
+                if key in seen_names:
+                    problems.append(f"{here}: field 'name': duplicate name {name!r} (already used by "
+                                    f"{seen_names[key]})")
+                else:
+                    seen_names[key] = here
+            for r in e.get("recipes") or []:
+                if isinstance(r, str) and not (recipes_dir / r / "recipe.yaml").is_file():
                     problems.append(f"{here}: field 'recipes': no recipe folder recipes/{r}/ with a recipe.yaml")
     if problems:
         raise CatalogError(problems)
