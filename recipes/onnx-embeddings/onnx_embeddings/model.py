@@ -84,8 +84,16 @@ class Embedder:
         self.dim = width if isinstance(width, int) else self.head.dim
 
     def tokenize(self, texts: Sequence[str]) -> list[Encoded]:
-        """Tokenise without truncation; callers check ``len(enc) <= self.max_tokens``."""
-        return [Encoded(e.ids, e.type_ids) for e in self.tokenizer.encode_batch(list(texts))]
+        """Tokenise without truncation; callers check ``len(enc) <= self.max_tokens``.
+
+        Small lists are encoded one by one: ``encode_batch`` wakes the tokenizer's thread pool, which costs
+        more than it saves for a few short texts while ONNX Runtime is using every core.
+        """
+        if len(texts) <= 16:
+            encs = [self.tokenizer.encode(t) for t in texts]
+        else:
+            encs = self.tokenizer.encode_batch(list(texts))
+        return [Encoded(e.ids, e.type_ids) for e in encs]
 
     def run(self, batch: Sequence[Encoded]) -> np.ndarray:
         """One ``session.run`` on a padded batch → float32 [len(batch), dim].
