@@ -15,7 +15,7 @@ $(STAMP): requirements.txt
 ## serve: build strictly, then serve the site at http://127.0.0.1:8000 with live reload
 serve: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 ## build: strict build into site/
 build: $(STAMP)
