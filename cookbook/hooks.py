@@ -66,14 +66,12 @@ def on_config(config):
     return config
 
 
-def _gen(files: Files, config, uri: str, content: str | bytes, edit: str | None = None) -> None:
+def _gen(files: Files, config, uri: str, content: str | bytes) -> None:
+    """Add (or replace) a generated file; its edit link is set in on_page_context."""
     existing = files.get_file_from_path(uri)
     if existing:
         files.remove(existing)
-    f = File.generated(config, uri, content=content)
-    if edit:
-        f.edit_uri = edit  # relative to repo_url; see on_page_context
-    files.append(f)
+    files.append(File.generated(config, uri, content=content))
 
 
 def on_files(files: Files, config) -> Files:

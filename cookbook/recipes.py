@@ -18,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cookbook.catalog import ROOT, SLUG
+from cookbook.provenance_template import _PIN
+from cookbook.provenance_template import normalize as _norm
 
 RECIPES_DIR = ROOT / "recipes"
 PROVENANCE_TEMPLATE = ROOT / "cookbook" / "provenance_template.py"
@@ -86,13 +88,6 @@ def load_results(recipe_dir: Path) -> list[dict[str, Any]]:
         data["_file"] = path.name
         out.append(data)
     return out
-
-
-_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;#]+)")
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def read_pins(path: Path) -> tuple[dict[str, str], list[str]]:
