@@ -81,12 +81,13 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def git_revision(cwd: Path) -> str:
-    """Short git revision of ``cwd`` (with ``+dirty`` if the tree has changes), else ``"unknown"``."""
+    """Short git revision of ``cwd`` (``+dirty`` if files outside ``results/`` changed), else ``"unknown"``."""
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=cwd, capture_output=True,
-                               text=True, timeout=10, check=True).stdout.strip()
+        # the bench's own outputs (results/) do not make the code dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":(exclude)results"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
