@@ -182,8 +182,7 @@ def contract_problems(recipe_dir: Path, known_entries: set[str] | None = None) -
             p.append(f"{here}/{rel}: does not parse: {exc}")
             continue
         for line, mod, level in imports:
-            if mod == "cookbook" or mod.startswith("cookbook.") or mod == "tests" and level == 0 and \
-                    not (recipe_dir / "tests").is_dir():
+            if level == 0 and (mod == "cookbook" or mod.startswith("cookbook.")):
                 p.append(f"{here}/{rel}:{line}: imports {mod!r} from outside the recipe folder")
             if level > len(rel.parts) - 1:
                 p.append(f"{here}/{rel}:{line}: relative import climbs out of the recipe folder")

@@ -273,7 +273,7 @@ def recipe_page(recipe_dir: Path, meta: RecipeMeta, results: list[dict[str, Any]
     text = text.replace(VERIFIED_MARKER, last_verified(meta, results, pins))
     backends = ", ".join(f"[{entry_pages[b][1]}](../catalog/{entry_pages[b][0]}.md#{b})" if b in entry_pages else b
                          for b in meta.backends)
-    facts = (f'!!! abstract "At a glance"\n\n'
+    facts = ('!!! abstract "At a glance"\n\n'
              + _indent(f"**Backends** {backends} · **Models** " + ", ".join(m.name for m in meta.models)
                        + f" · **Hardware** {', '.join(h.upper() for h in meta.hardware)} · **RAM** ≥ "
                        f"{meta.min_ram_gb:g} GiB" + (f" · **VRAM** ≥ {meta.min_vram_gb:g} GiB" if meta.min_vram_gb
@@ -303,7 +303,7 @@ def recipes_index(items: Iterable[tuple[RecipeMeta, list[dict[str, Any]]]],
             "tests that run in CI on every commit, and a bench whose committed results are the numbers on its "
             "page. Copy the folder alone into your project; `make test` there installs its pinned "
             "requirements and passes.\n\n"
-            f'<div class="grid cards" markdown>\n\n' + "\n".join(cards) + "\n</div>\n\n"
+            '<div class="grid cards" markdown>\n\n' + "\n".join(cards) + "\n</div>\n\n"
             "| Recipe | Backends | Models | Hardware | RAM | Last verified |\n|---|---|---|---|--:|---|\n"
             + "\n".join(rows) + "\n\n"
             "What every recipe must contain, and how the site checks it: [the recipe contract]"

@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from cookbook.catalog import load_catalog
 from cookbook.recipes import load_meta, recipe_dirs
 from cookbook.render import CUSTOM_ADMONITIONS
