@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test test-fast bench check-catalog sync-provenance audit clean
+.PHONY: serve build test test-fast bench check-catalog sync-vendored sync-provenance audit clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,9 +38,12 @@ check-catalog: $(STAMP)
 	$(BIN)/python -m cookbook.catalog --schema > catalog/schema.json
 	$(BIN)/python -m cookbook.catalog
 
-## sync-provenance: copy cookbook/provenance_template.py into every recipe package
-sync-provenance: $(STAMP)
-	$(BIN)/python -c "from cookbook.recipes import *; import shutil; [shutil.copyfile(PROVENANCE_TEMPLATE, d / load_meta(d).package / 'provenance.py') for d in recipe_dirs()]"
+## sync-vendored: copy cookbook/provenance_template.py (every recipe) and cookbook/servekit_template.py (recipes
+## that already vendor it) into the recipe packages, byte for byte
+sync-vendored: $(STAMP)
+	$(BIN)/python -m cookbook.recipes --sync-vendored
+
+sync-provenance: sync-vendored
 
 ## audit: screenshots (light/dark) and Lighthouse scores of five page types, into .cache/audit
 audit: $(STAMP)

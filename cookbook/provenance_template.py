@@ -16,7 +16,8 @@ The results file a bench writes (``results/<bench>.json``) has this shape::
       "versions": {"onnxruntime": "1.31.1", ...},  # every pin of requirements.txt, as installed
       "python": "3.11.7",
       "hardware": {"cpu": "...", "logical_cores": 2, "memory_gib": 23.4,
-                   "gpu": null | "NVIDIA H100 80GB HBM3", "load_avg_1m_at_start": 0.4},
+                   "gpu": null | "NVIDIA H100 80GB HBM3",
+                   "load_avg_1m_at_start": 0.4, "load_avg_1m_at_end": 1.9},  # before / after the bench
       "model": {"name": "...", "file": "...", "sha256": "...", "bytes": 123},
       "conditions": "free text: threads, batch, concurrency, duration",
       "summary": "one line for the page's 'last verified' line",
@@ -24,19 +25,29 @@ The results file a bench writes (``results/<bench>.json``) has this shape::
       "plots": ["bench.png"],          # files next to the JSON
       "data": {...}                    # anything else, raw
     }
+
+Benches run one at a time per machine: wrap a bench in :func:`bench_lock`, which holds an exclusive lock
+on ``$COOKBOOK_BENCH_LOCK`` (default ``/tmp/cookbook-bench.lock``) and records the 1-minute load average
+when the bench starts; :func:`stamp` called inside it records both that and the load at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import fcntl
 import hashlib
 import importlib.metadata
 import os
 import platform
 import re
 import subprocess
+import time as _time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+#: Load average when the bench now holding :func:`bench_lock` started (None outside a bench).
+_LOAD_AT_START: list[float] = []
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 
@@ -121,8 +132,48 @@ def hardware() -> dict[str, Any]:
         "logical_cores": os.cpu_count(),
         "memory_gib": mem_gib,
         "gpu": gpu,
-        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+        "load_avg_1m_at_start": _LOAD_AT_START[-1] if _LOAD_AT_START else round(os.getloadavg()[0], 2),
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
     }
+
+
+@contextlib.contextmanager
+def bench_lock(timeout_s: float | None = None) -> Iterator[float]:
+    """Hold the machine-wide bench lock for the duration of a bench; yields the 1-min load at start.
+
+    Two benches on one machine ruin each other's numbers (they share the cores), so a second bench waits
+    here, up to ``timeout_s`` seconds (default ``$COOKBOOK_BENCH_LOCK_TIMEOUT_S`` or 3600), then raises
+    ``TimeoutError``. The lock is an ``fcntl.flock`` on ``$COOKBOOK_BENCH_LOCK``
+    (default ``/tmp/cookbook-bench.lock``): the kernel releases it when the process exits, even on a crash.
+    """
+    path = Path(os.environ.get("COOKBOOK_BENCH_LOCK", "/tmp/cookbook-bench.lock"))
+    limit = timeout_s if timeout_s is not None else float(os.environ.get("COOKBOOK_BENCH_LOCK_TIMEOUT_S", 3600))
+    with open(path, "a+") as fh:
+        deadline = _time.monotonic() + limit
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not announced:
+                    fh.seek(0)
+                    print(f"bench lock {path} held by: {fh.read().strip() or '?'}; waiting", flush=True)
+                    announced = True
+                if _time.monotonic() > deadline:
+                    raise TimeoutError(f"another bench held {path} for more than {limit:g} s") from None
+                _time.sleep(1)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} cwd {os.getcwd()}\n")
+        fh.flush()
+        load = round(os.getloadavg()[0], 2)
+        _LOAD_AT_START.append(load)
+        try:
+            yield load
+        finally:
+            _LOAD_AT_START.pop()
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def stamp(recipe_dir: Path, **fields: Any) -> dict[str, Any]:
