@@ -73,6 +73,7 @@ class Deviation(BaseModel):
     check: str = Field(description="A conformance check id, e.g. 'auth.bearer' (CONFORMANCE_CHECKS).")
     reason: str = Field(min_length=10, description="Why, in words a reader accepts; shown on the page.")
     upstream: Optional[str] = Field(None, description="Upstream issue, doc or source line that shows it.")
+    cases: list[str] = Field(default_factory=list, description="Only these cases of the check (empty: all).")
 
     @field_validator("check")
     @classmethod
@@ -105,6 +106,9 @@ class ServeSpec(BaseModel):
                                                    "(KServe v2: /v2/health/live).")
     ready_path: str = Field("/readyz", description="Readiness path (KServe v2: /v2/health/ready).")
     metrics_path: str = "/metrics"
+    model: Optional[str] = Field(None, description="Model id the suite sends (default: the first one served).")
+    asgi_app: Optional[str] = Field(None, description="'module:factory' returning the ASGI app with settings from "
+                                                      "the environment: enables the suite's in-process tier.")
     openapi_path: Optional[str] = Field("/openapi.json", description="OpenAPI document for schemathesis "
                                                                      "(None: the server publishes none).")
     deviations: list[Deviation] = Field(default_factory=list)

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable
 
+from cookbook import freshness
 from cookbook.catalog import Entry, Section
 from cookbook.recipes import RESULTS_MARKER, VERIFIED_MARKER, RecipeMeta, read_pins, stale_versions
 
@@ -38,8 +39,14 @@ def _esc_title(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', "&quot;")
 
 
-def entry_markdown(entry: Entry, section: Section, recipe_titles: dict[str, str]) -> str:
-    """One entry as a collapsible admonition in the seed's house style, preceded by its anchor."""
+def entry_markdown(entry: Entry, section: Section, recipe_titles: dict[str, str],
+                   on: "freshness.dt.date | None" = None) -> str:
+    """One entry as a collapsible admonition in the seed's house style, preceded by its anchor.
+
+    Dates: the facts line says "checked YYYY-MM" with the entry's sources; dated ``facts`` are listed
+    with their own badges; the correction box names its month and sources. ``on`` is "today" for
+    the staleness marks (default :func:`cookbook.freshness.today`)."""
+    on = on or freshness.today()
     kind = (entry.admonition or section.default_admonition).value
     title = _esc_title(f"[{entry.name}]({entry.url}) {entry.summary}")
     facts = []
@@ -51,26 +58,38 @@ def entry_markdown(entry: Entry, section: Section, recipe_titles: dict[str, str]
                                                     for h in entry.hardware))
     if entry.openai_compatible:
         facts.append(":material-api: OpenAI-compatible")
+    entry_fact = freshness.DatedFact("", "", entry.name, "entry", entry.checked, tuple(str(u) for u in entry.sources))
     tags = " ".join(f'<span class="cb-tag">{t.value}</span>' for t in entry.tags)
     parts = []
     if entry.body:
         parts.append(entry.body.strip())
-    parts.append(" · ".join(facts) + f"<br>{tags}")
+    if entry.facts:
+        parts.append("\n".join(
+            f"- {f.text} " + freshness.badge(freshness.DatedFact("", "", f.text, f.kind, f.checked,
+                                                                 tuple(str(u) for u in f.sources), f.reported_by), on)
+            for f in entry.facts))
+    parts.append(" · ".join(facts) + " · " + freshness.badge(entry_fact, on) + f"<br>{tags}")
     if entry.recipes:
         links = ", ".join(f"[{recipe_titles.get(r, r)}](../recipes/{r}.md)" for r in entry.recipes)
         parts.append(f":material-flask-outline: **Tested recipe:** {links}")
     if entry.correction:
         seeds = ", ".join(entry.seeds) or "a seed page"
-        parts.append(f'!!! info "Updated from the seed ({seeds})"\n\n{_indent(entry.correction)}')
+        c = entry.correction
+        cfact = freshness.DatedFact("", "", entry.name, "correction", c.checked, tuple(str(u) for u in c.sources))
+        parts.append(f'!!! info "Updated from the seed ({seeds}) · checked {c.checked}"\n\n'
+                     f'{_indent(c.text.strip() + chr(10) + chr(10) + freshness.badge(cfact, on))}')
     body = "\n\n".join(parts)
     return f'<a id="{entry.id}" class="cb-anchor"></a>\n\n??? {kind} "{title}"\n\n{_indent(body)}\n'
 
 
-def section_markdown(section: Section, recipe_titles: dict[str, str]) -> str:
+def section_markdown(section: Section, recipe_titles: dict[str, str],
+                     on: "freshness.dt.date | None" = None) -> str:
     """A whole catalog page: intro, a jump list, then each group's entries in file order."""
+    on = on or freshness.today()
     out = [f"# {section.title}\n", section.intro.strip(), "",
            f"*{len(section.entries)} entries.* Compare them side by side in the "
-           "[comparison tables](index.md#comparison-tables). Something missing or wrong? "
+           "[comparison tables](index.md#comparison-tables). Each entry says when it was last checked "
+           "against its sources; [Freshness](freshness.md) lists what is due. Something missing or wrong? "
            f"[Edit `catalog/{section.section}.yaml`](../contributing.md).\n"]
     for g in section.groups:
         entries = [e for e in section.entries if e.group == g.id]
@@ -79,7 +98,7 @@ def section_markdown(section: Section, recipe_titles: dict[str, str]) -> str:
         out.append(f"## {g.title} {{ #{g.id} }}\n")
         if g.intro:
             out.append(g.intro.strip() + "\n")
-        out += [entry_markdown(e, section, recipe_titles) for e in entries]
+        out += [entry_markdown(e, section, recipe_titles, on) for e in entries]
     return "\n".join(out)
 
 
@@ -144,7 +163,7 @@ DECISION_GUIDE: list[tuple[str, str, Any]] = [
 
 
 def _retired(e: Entry) -> bool:
-    return any(t.value in ("archived", "maintenance-mode") for t in e.tags)
+    return any(t.value in ("archived", "maintenance-mode", "status-unknown") for t in e.tags)
 
 
 def decision_guide(sections: list[Section]) -> str:
@@ -154,7 +173,7 @@ def decision_guide(sections: list[Section]) -> str:
             "hardware, API) matches it. The concept pages explain the trade-offs: "
             "[backend considerations](../concepts/backend-considerations.md), "
             "[compute](../concepts/compute.md), [managed APIs](../concepts/managed-apis.md). Projects tagged "
-            "`archived` or `maintenance-mode` are left out.\n",
+            "`archived`, `maintenance-mode` or `status-unknown` are left out.\n",
             "| If… | Look at | Candidates |", "|---|---|---|"]
     for question, answer, pred in DECISION_GUIDE:
         hits = sorted(((e, s) for s in sections for e in s.entries if pred(e) and not _retired(e)),
@@ -282,8 +301,32 @@ def recipe_page(recipe_dir: Path, meta: RecipeMeta, results: list[dict[str, Any]
                        + ("" if not meta.notebooks else " · **Notebooks** " + ", ".join(
                            f"[{Path(n).stem}](../{n})" for n in meta.notebooks)))
              + "\n")
-    # insert the facts box after the H1
+    # insert the facts box (and the conformance note) after the H1
+    facts += "\n" + conformance_note(meta)
     return re.sub(r"^(# .+\n)", lambda m: m.group(1) + "\n" + facts + "\n", text, count=1, flags=re.M)
+
+
+def conformance_note(meta: RecipeMeta) -> str:
+    """What the conformance suite expects of this recipe's server: its APIs, and every declared deviation."""
+    if meta.serve is None:
+        return ""
+    link = "[server conventions](../contributing.md#server-conventions)"
+    apis = ", ".join(f"`{a}`" for a in meta.serve.api)
+    if not meta.serve.deviations:
+        return (f'!!! success "Conformance: no declared deviation"\n\n'
+                + _indent(f"Serves {apis}. The repository's conformance suite starts this server on every commit "
+                          f"and checks the cookbook's {link} black-box: probes, metrics, error shape, hostile "
+                          f"input, schemathesis, auth, CORS and SIGTERM draining.") + "\n")
+    rows = ["| Check | Why the upstream server differs | Source |", "|---|---|---|"]
+    for d in meta.serve.deviations:
+        cases = f" ({', '.join(d.cases)})" if d.cases else ""
+        src = f"[link]({d.upstream})" if d.upstream else ""
+        rows.append(f"| `{d.check}`{cases} | {d.reason} | {src} |")
+    return (f'??? warning "Conformance: {len(meta.serve.deviations)} declared deviation(s) of the upstream server"'
+            f"\n\n" + _indent(f"Serves {apis}. The conformance suite checks the cookbook's {link} on every "
+                               "commit; these checks are expected to fail because of the upstream server, and "
+                               "the suite fails if one of them starts to pass (so this list stays true).\n\n"
+                               + "\n".join(rows)) + "\n")
 
 
 def recipes_index(items: Iterable[tuple[RecipeMeta, list[dict[str, Any]]]],

@@ -3,6 +3,8 @@
 # copyable: `make -C recipes/<name> test` is exactly what a user runs), and every notebook through
 # nbmake (a notebook tied to a recipe runs in that recipe's venv). Prints one closing line
 # "N passed, N failed, N skipped" summed over all runs; exits non-zero if anything failed.
+# After the recipes, the conformance suite (tests/conformance) starts every recipe server from the recipe's
+# own venv and checks the Server conventions black-box (CONTRIBUTING.md).
 # Usage: scripts/test-all.sh [--fast]   (--fast: repo tests and site notebooks only)
 set -u
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ failed=()
 step() { echo; echo "=== $* ==="; }
 
 step "repo tests"
-.venv/bin/python -m pytest tests --junitxml="$reports/repo.xml" || failed+=("repo tests")
+.venv/bin/python -m pytest tests --ignore=tests/conformance --junitxml="$reports/repo.xml" || failed+=("repo tests")
 
 if [ $fast = 0 ]; then
   for dir in recipes/*/; do
@@ -24,6 +26,8 @@ if [ $fast = 0 ]; then
     step "recipe $name"
     PYTEST_ADDOPTS="--junitxml=$reports/recipe-$name.xml" make -C "$dir" test || failed+=("recipe $name")
   done
+  step "conformance suite (every recipe server, black-box)"
+  .venv/bin/python -m pytest tests/conformance --junitxml="$reports/conformance.xml" || failed+=("conformance suite")
 fi
 
 for nb in notebooks/*.ipynb; do
