@@ -28,6 +28,8 @@ CATALOG_DIR = ROOT / "catalog"
 SCHEMA_PATH = CATALOG_DIR / "schema.json"
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+#: A calendar month, ``YYYY-MM``: when a fact was last verified against its sources.
+MONTH = r"^20[0-9]{2}-(?:0[1-9]|1[0-2])$"
 
 
 class Tag(str, Enum):
@@ -76,6 +78,7 @@ class Tag(str, Enum):
     ui = "ui"
     archived = "archived"
     maintenance_mode = "maintenance-mode"
+    status_unknown = "status-unknown"
 
 
 class Hardware(str, Enum):
@@ -119,13 +122,56 @@ class Group(BaseModel):
     intro: Optional[str] = Field(None, description="Markdown shown under the heading.")
 
 
+def _no_plain_string(v, what: str):
+    if isinstance(v, str):
+        raise ValueError(f"must be a mapping with 'text', 'checked' (YYYY-MM) and 'sources', not plain text; "
+                         f"write {what}: {{text: ..., checked: 2026-12, sources: [https://...]}}")
+    return v
+
+
+class Correction(BaseModel):
+    """What a seed page got wrong, or what changed since: rendered as an *Updated from the seed* box.
+
+    ``checked`` is the month someone last verified ``text`` against ``sources`` (primary sources:
+    the project's own docs, repository, release notes or announcement)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=10, description="Markdown: the seed's claim and what is true instead.")
+    checked: str = Field(pattern=MONTH, description="Month the text was last verified, YYYY-MM (e.g. 2026-12).")
+    sources: list[HttpUrl] = Field(min_length=1, description="Primary source URLs the text was checked against.")
+
+
+class Fact(BaseModel):
+    """One time-sensitive claim of an entry (a price, a number, a status, leadership, a deal).
+
+    Prices are due for re-checking after 3 months, everything else after 6 (``cookbook.freshness``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=5, description="The claim, as the page states it.")
+    kind: Literal["fact", "price", "number", "notice", "status"] = Field(
+        "fact", description="price (re-check every 3 months), number, notice (a notice period), status, fact.")
+    checked: str = Field(pattern=MONTH, description="Month the claim was last verified, YYYY-MM.")
+    sources: list[HttpUrl] = Field(min_length=1, description="Source URLs; primary where one exists.")
+    reported_by: Optional[str] = Field(
+        None, description="Set when only secondary sources confirm the claim: who reported it (shown on the page).")
+
+
 class Entry(BaseModel):
-    """One catalog entry: a backend, library, platform, API provider, tutorial or reference."""
+    """One catalog entry: a backend, library, platform, API provider, tutorial or reference.
+
+    Every entry carries ``checked`` (YYYY-MM, when its summary and body were last verified) and
+    ``sources`` (the URLs they were verified against); so do its ``correction`` and each of its
+    ``facts``. ``cookbook.freshness`` lists the ones not re-checked within 6 months (3 for prices).
+    """
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=SLUG, description="Unique slug across the whole catalog; the anchor on its page.")
     name: str = Field(min_length=1, description="Display name, as the project spells it today.")
     url: HttpUrl = Field(description="Canonical https link (project home, docs or repository).")
+    checked: str = Field(pattern=MONTH, description=(
+        "Month the summary and body were last verified against 'sources', YYYY-MM (e.g. 2026-12)."))
+    sources: list[HttpUrl] = Field(min_length=1, description=(
+        "Primary source URLs the summary and body were verified against (often just the entry's url)."))
     group: str = Field(description="The id of one of this file's groups (the entry's category).")
     admonition: Optional[Admonition] = Field(None, description="Admonition type; defaults to the section's.")
     summary: str = Field(min_length=10, max_length=240, description="One line, shown in the admonition title.")
@@ -138,8 +184,15 @@ class Entry(BaseModel):
     openai_compatible: Optional[bool] = Field(None, description="Serves/accepts the OpenAI API; null if n/a.")
     recipes: list[str] = Field(default_factory=list, description="Recipe folders under recipes/ that use it.")
     seeds: list[str] = Field(default_factory=list, description="Seed pages (e.g. '001') that name it.")
-    correction: Optional[str] = Field(
+    correction: Optional[Correction] = Field(
         None, description="What the seed page got wrong or what has changed since; rendered on the page.")
+    facts: list[Fact] = Field(default_factory=list, description=(
+        "Time-sensitive claims with their own date and sources (prices, leadership, deals, status)."))
+
+    @field_validator("correction", mode="before")
+    @classmethod
+    def _correction_mapping(cls, v):
+        return _no_plain_string(v, "correction")
 
     @field_validator("summary")
     @classmethod
@@ -185,6 +238,7 @@ class CatalogError(Exception):
 
 _FRIENDLY = {
     "missing": "missing",
+    "too_short": "too short",
     "url_parsing": "not a valid URL",
     "url_scheme": "not a valid http(s) URL",
     "string_pattern_mismatch": "must be a lowercase slug like 'text-generation-inference'",
@@ -212,6 +266,17 @@ def _describe(err: dict, raw: dict, path: Path) -> str:
             msg = f"unknown value {err.get('input')!r}; {err['msg'].split(';')[-1].strip()}"
     if kind == "missing" and field == "url":
         msg = "missing (every entry needs a link)"
+    last = str(loc[-1]) if loc else ""
+    if last == "checked" and kind == "missing":
+        msg = "missing (the month you last verified this against its sources, e.g. checked: 2026-12)"
+    if last == "checked" and kind == "string_pattern_mismatch":
+        msg = f"{err.get('input')!r} is not a month; write YYYY-MM, e.g. checked: 2026-12"
+    if last == "checked" and kind == "string_type":
+        msg = f"{err.get('input')!r} is not a month; write YYYY-MM (quote it if your editor turns it into a date)"
+    if last == "sources" and kind == "missing":
+        msg = "missing (list the primary source URLs you checked the facts against, e.g. sources: [https://...])"
+    if last == "sources" and kind == "too_short":
+        msg = "empty (give at least one source URL)"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     return f"{where}: field {field!r}: {msg}"

@@ -4,7 +4,8 @@ Wired in ``mkdocs.yml`` (``hooks: [cookbook/hooks.py]``). Generated pages (all v
 is written into docs/):
 
 - ``catalog/<section>.md`` from ``catalog/<section>.yaml``; ``catalog/index.md`` (decision guide and
-  comparison tables); ``catalog/schema.json`` (the published JSON Schema)
+  comparison tables); ``catalog/schema.json`` (the published JSON Schema); ``catalog/freshness.md``
+  (facts due for re-checking, ``cookbook.freshness``); concept pages' fact markers become date badges
 - ``recipes/index.md`` and ``recipes/<name>.md`` from each recipe's README, recipe.yaml and results/
 - ``notebooks/index.md`` from the notebooks' metadata; ``contributing.md`` from CONTRIBUTING.md
 - ``assets/stylesheets/admonitions.css`` from ``render.CUSTOM_ADMONITIONS``
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # mkdocs loads hooks by path; make the package importable
     sys.path.insert(0, str(ROOT))
 
-from cookbook import render  # noqa: E402
+from cookbook import freshness, render  # noqa: E402
 from cookbook.catalog import CatalogError, json_schema, load_catalog  # noqa: E402
 from cookbook.recipes import load_meta, load_results, recipe_dirs  # noqa: E402
 
@@ -88,6 +89,7 @@ def on_files(files: Files, config) -> Files:
     _gen(files, config, "catalog/index.md", render.catalog_index(sections))
     edits["catalog/index.md"] = "cookbook/render.py"
     _gen(files, config, "catalog/schema.json", json.dumps(json_schema(), indent=2))
+    _freshness_page(files, config, sections, edits)
     repo_url = config.get("repo_url") or ""
     for d, meta, results in recipes:
         _gen(files, config, f"recipes/{meta.name}.md", render.recipe_page(d, meta, results, repo_url, entry_pages))
@@ -107,6 +109,28 @@ def on_files(files: Files, config) -> Files:
     _gen(files, config, "assets/stylesheets/admonitions.css", render.admonitions_css(icons))
     _state["edits"] = edits
     return files
+
+
+def _freshness_page(files: Files, config, sections, edits: dict[str, str]) -> None:
+    """``catalog/freshness.md``: facts not re-checked in 6 months (3 for prices); undated facts fail the build."""
+    pages = freshness.concept_pages()
+    facts = freshness.catalog_facts(sections) + [f for p in pages for f in p.facts.values()]
+    bad = [m for p in pages for m in p.problems] + freshness.problems(facts, freshness.today())
+    if bad:
+        raise PluginError("facts without a valid date or source:\n" + "\n".join(bad))
+    _gen(files, config, "catalog/freshness.md", freshness.freshness_page(facts, freshness.today()))
+    edits["catalog/freshness.md"] = "cookbook/freshness.py"
+
+
+def on_page_markdown(markdown, page, config, files):
+    """Concept pages: replace ``<!-- fact:<id> -->`` markers with "checked YYYY-MM" badges."""
+    if not freshness.MARKER.search(markdown):
+        return markdown
+    facts = freshness.read_concept_page(Path(page.file.abs_src_path)).facts if page.file.abs_src_path else {}
+    try:
+        return freshness.render_markers(markdown, facts, freshness.today())
+    except KeyError as exc:
+        raise PluginError(f"{page.file.src_uri}: {exc.args[0]}") from None
 
 
 def _site_links(text: str, repo_url: str) -> str:

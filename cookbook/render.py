@@ -193,7 +193,9 @@ def catalog_index(sections: list[Section]) -> str:
     return (f"# Catalog\n\nBackends, platforms, API providers, tutorials and references for deploying AI "
             f"models: {total} entries, each a YAML record validated against a "
             f"[published JSON Schema](schema.json), rendered into these pages and tables. Entries marked "
-            f"*Updated from the seed* correct or date the source pages this catalog grew from.\n\n"
+            f"*Updated from the seed* correct or date the source pages this catalog grew from. Every entry, "
+            f"correction and dated fact says the month it was last checked against its sources; "
+            f"[Freshness](freshness.md) lists the ones due for re-checking.\n\n"
             f'<div class="grid cards" markdown>\n\n{cards}\n</div>\n\n'
             + decision_guide(sections) + "\n" + comparison_tables(sections))
 

@@ -78,6 +78,8 @@ BASE = textwrap.dedent("""\
       - id: first
         name: First
         url: https://example.org/first
+        checked: 2026-11
+        sources: [https://example.org/first]
         group: serving
         summary: The first entry in this test file.
         tags: [serving]
@@ -96,6 +98,8 @@ def _errors(tmp_path: Path, extra: str) -> list[str]:
     ("""\
      - id: second
        name: Second
+       checked: 2026-11
+       sources: [https://example.org/second]
        group: serving
        summary: An entry without its link.
        tags: [serving]
@@ -107,6 +111,8 @@ def _errors(tmp_path: Path, extra: str) -> list[str]:
        url: https://example.org/second
        group: serving
        summary: A second entry with a taken name.
+       checked: 2026-11
+       sources: [https://example.org/second]
        tags: [serving]
        hosting: self-hosted
      """, "catalog/backends.yaml: entry #2 'first': field 'name': duplicate name 'first' (already used by "
@@ -117,6 +123,8 @@ def _errors(tmp_path: Path, extra: str) -> list[str]:
        url: https://example.org/second
        group: serveing
        summary: An entry with a misspelt group.
+       checked: 2026-11
+       sources: [https://example.org/second]
        tags: [serving]
        hosting: self-hosted
      """, "catalog/backends.yaml: entry #2 'Second': field 'group': unknown category 'serveing'; expected one "
@@ -127,9 +135,69 @@ def _errors(tmp_path: Path, extra: str) -> list[str]:
        url: htps//example.org
        group: serving
        summary: An entry with a broken link.
+       checked: 2026-11
+       sources: [https://example.org/second]
        tags: [serving]
        hosting: self-hosted
      """, "catalog/backends.yaml: entry #2 'Second': field 'url': not a valid URL"),
+    ("""\
+     - id: second
+       name: Second
+       url: https://example.org/second
+       group: serving
+       summary: An entry nobody dated.
+       sources: [https://example.org/second]
+       tags: [serving]
+       hosting: self-hosted
+     """, "catalog/backends.yaml: entry #2 'Second': field 'checked': missing (the month you last verified this "
+          "against its sources, e.g. checked: 2026-12)"),
+    ("""\
+     - id: second
+       name: Second
+       url: https://example.org/second
+       checked: 2026-11
+       group: serving
+       summary: An entry with no sources.
+       tags: [serving]
+       hosting: self-hosted
+     """, "catalog/backends.yaml: entry #2 'Second': field 'sources': missing (list the primary source URLs"),
+    ("""\
+     - id: second
+       name: Second
+       url: https://example.org/second
+       checked: Dec 2026
+       sources: [https://example.org/second]
+       group: serving
+       summary: An entry dated the wrong way.
+       tags: [serving]
+       hosting: self-hosted
+     """, "catalog/backends.yaml: entry #2 'Second': field 'checked': 'Dec 2026' is not a month; write YYYY-MM"),
+    ("""\
+     - id: second
+       name: Second
+       url: https://example.org/second
+       checked: 2026-11
+       sources: [https://example.org/second]
+       group: serving
+       summary: An entry with an undated correction.
+       tags: [serving]
+       hosting: self-hosted
+       correction: The seed said something else.
+     """, "catalog/backends.yaml: entry #2 'Second': field 'correction': must be a mapping with 'text', 'checked' "
+          "(YYYY-MM) and 'sources'"),
+    ("""\
+     - id: second
+       name: Second
+       url: https://example.org/second
+       checked: 2026-11
+       sources: [https://example.org/second]
+       group: serving
+       summary: An entry with a fact without a source.
+       tags: [serving]
+       hosting: self-hosted
+       facts:
+         - {text: Costs $1 per hour., kind: price, checked: 2026-11, sources: []}
+     """, "catalog/backends.yaml: entry #2 'Second': field 'facts.0.sources': empty (give at least one source URL)"),
 ])
 def test_error_messages_name_file_entry_and_field(tmp_path, extra, expected):
     problems = [p.replace(str(tmp_path) + "/", "catalog/") for p in _errors(tmp_path, extra)]
