@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -36,7 +37,8 @@ class MicroBatcher(Generic[T]):
     """Batch items from concurrent ``submit`` calls into calls of ``infer(list[T]) -> ndarray [n, ...]``.
 
     max_batch_size: most items per ``infer`` call. max_wait_ms: how long the first waiting item waits for
-    company (ms; 0 = take what is queued); not applied to sequential traffic (a lone item after a batch of 1). max_queue: most items waiting (not yet in a running batch).
+    company (ms; 0 = take what is queued); not applied to sequential traffic (a lone item after a batch of 1).
+    max_queue: most items waiting (not yet in a running batch).
     on_batch(size, seconds): called on the event loop after each ``infer`` (metrics hook).
     """
 

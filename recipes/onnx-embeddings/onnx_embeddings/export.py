@@ -32,56 +32,15 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+
+from .head import HeadConfig, read_head_config  # read_head_config is also imported from here by the notebook
 
 log = logging.getLogger("onnx_embeddings.export")
 
 OPSET = 17
 """ONNX opset of the export (supported by onnxruntime ≥ 1.14)."""
-
-
-@dataclass(frozen=True)
-class HeadConfig:
-    """The sentence-transformers head of a model folder.
-
-    pooling: "mean" | "cls" | "max"; normalize: L2-normalise the pooled vector;
-    max_seq_length: tokens (from sentence_bert_config.json; 512 if absent); dim: embedding width.
-    """
-
-    pooling: str
-    normalize: bool
-    max_seq_length: int
-    dim: int
-
-
-def read_head_config(model_dir: Path) -> HeadConfig:
-    """Read pooling / normalisation / max length from a sentence-transformers folder.
-
-    Raises ``ValueError`` for pooling modes this recipe does not implement (weighted, lasttoken, ...).
-    """
-    model_dir = Path(model_dir)
-    pooling_cfg = {}
-    normalize = False
-    modules = model_dir / "modules.json"
-    if modules.exists():
-        for m in json.loads(modules.read_text()):
-            if m["type"].endswith("Pooling"):
-                pooling_cfg = json.loads((model_dir / m["path"] / "config.json").read_text())
-            if m["type"].endswith("Normalize"):
-                normalize = True
-    mode = "mean"
-    if pooling_cfg:
-        enabled = [k for k, v in pooling_cfg.items() if k.startswith("pooling_mode") and v is True]
-        if enabled not in (["pooling_mode_mean_tokens"], ["pooling_mode_cls_token"], ["pooling_mode_max_tokens"]):
-            raise ValueError(f"unsupported pooling in {model_dir}: {enabled} (supported: mean, cls, max)")
-        mode = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls",
-                "pooling_mode_max_tokens": "max"}[enabled[0]]
-    sbert = model_dir / "sentence_bert_config.json"
-    max_len = json.loads(sbert.read_text()).get("max_seq_length", 512) if sbert.exists() else 512
-    cfg = json.loads((model_dir / "config.json").read_text())
-    dim = int(pooling_cfg.get("word_embedding_dimension", cfg.get("hidden_size", 0)))
-    return HeadConfig(pooling=mode, normalize=normalize, max_seq_length=int(max_len), dim=dim)
 
 
 def _wrapper(model_dir: Path, head: HeadConfig):
@@ -232,7 +191,8 @@ def export_all(model_dir: Path, out_dir: Path, force: bool = False) -> dict[str,
     keep = ffn_output_matmuls(paths["fp32"])
     quantize_int8(paths["fp32"], paths["int8"], per_channel=True, keep_fp32=keep)
     t2 = time.perf_counter()
-    meta = {"source": fp, "opset": OPSET, "int8": {"per_channel": True, "kept_fp32": keep}, "head": asdict(read_head_config(model_dir)),
+    meta = {"source": fp, "opset": OPSET, "int8": {"per_channel": True, "kept_fp32": keep},
+            "head": asdict(read_head_config(model_dir)),
             "export_s": round(t1 - t0, 2), "quantize_s": round(t2 - t1, 2),
             "bytes": {k: p.stat().st_size for k, p in paths.items()}}
     meta_path.write_text(json.dumps(meta, indent=2))

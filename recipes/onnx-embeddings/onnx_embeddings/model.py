@@ -7,15 +7,15 @@ silently truncating them (OpenAI's API does the same), and pads per batch to the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from .export import read_head_config
+from .head import read_head_config
 
 OPT_LEVELS = {
     "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -37,6 +37,10 @@ class Encoded:
         return len(self.ids)
 
 
+class ProviderUnavailable(RuntimeError):
+    """The requested execution provider is not in this onnxruntime build (message names no file path)."""
+
+
 def make_session(onnx_path: Path, provider: str = "CPUExecutionProvider", threads: int = 0,
                  opt_level: str = "all", spinning: bool = False) -> ort.InferenceSession:
     """Create an ORT session.
@@ -45,11 +49,11 @@ def make_session(onnx_path: Path, provider: str = "CPUExecutionProvider", thread
     fallback for ops CUDA lacks). threads: intra-op threads, 0 = ORT default (physical cores).
     spinning: let idle intra-op threads busy-wait for the next op (ORT turns it on by default; lowest latency when
     the cores are otherwise idle, wasted CPU when the HTTP side or other processes need them).
-    Raises ``RuntimeError`` if the provider is not available in the installed onnxruntime build.
+    Raises ``ProviderUnavailable`` (a ``RuntimeError``) if the provider is not in the installed onnxruntime build.
     """
     if provider not in ort.get_available_providers():
-        raise RuntimeError(f"{provider} is not available in this onnxruntime build "
-                           f"(available: {ort.get_available_providers()}); for CUDA install onnxruntime-gpu")
+        raise ProviderUnavailable(f"{provider} is not available in this onnxruntime build "
+                                  f"(available: {ort.get_available_providers()}); for CUDA install onnxruntime-gpu")
     if provider == "CUDAExecutionProvider" and hasattr(ort, "preload_dlls"):
         ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels of onnxruntime-gpu[cuda,cudnn]
     so = ort.SessionOptions()

@@ -1,6 +1,8 @@
 """Settings for the onnx-embeddings service, read from ``ONNX_EMB_*`` environment variables.
 
-Every field below is listed, with its default, in the README's "Configuration" table.
+Every field below is listed, with its default, in the README's "Configuration" table. Plain data: this
+module imports no engine and no other module of the recipe except the vendored, standard-library-only
+``servekit`` (for the cookbook's one ``CORS_ORIGINS`` parser).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .servekit import split_origins
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent
 """The recipe folder (holds ``requirements.txt``, ``models/``, ``results/``)."""
@@ -69,17 +73,15 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="if set, /v1/* require 'Authorization: Bearer <key>'")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated allowed origins; empty = CORS off")
-    drain_seconds: float = Field(
+    drain_delay_s: float = Field(
         2.0, ge=0, description="after SIGTERM: /readyz says 503 for this long while requests are still "
-        "served, so a load balancer can deregister us; then stop accepting and finish in-flight")
-    log_level: str = "info"
+        "served, so a load balancer can deregister us (seconds)")
+    drain_timeout_s: float = Field(
+        30.0, ge=0, description="after the delay: longest wait for in-flight and queued requests before the "
+        "process exits anyway (seconds)")
+    log_level: str = Field("info", description="log level of the app and uvicorn: debug, info, warning, error")
 
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, v: object) -> object:
-        if isinstance(v, str):
-            return [o.strip() for o in v.split(",") if o.strip()]
-        return v
+    _split_origins = field_validator("cors_origins", mode="before")(split_origins)
 
     def resolved_model_dir(self) -> Path:
         """The model folder to use (``model_dir`` or the packaged one)."""

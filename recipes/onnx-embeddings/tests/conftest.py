@@ -6,17 +6,11 @@ Servers are real: ``python -m onnx_embeddings`` in a subprocess on 127.0.0.1 and
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -24,6 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 RECIPE = Path(__file__).resolve().parent.parent
 MODELS = RECIPE / "models"
 
+from onnx_embeddings.launcher import ServerProcess  # noqa: E402
 from onnx_embeddings.parity import PARITY_SENTENCES as SENTENCES, cosine_rows, reference_embeddings  # noqa: E402,F401 (re-exported to tests)
 
 
@@ -55,56 +50,18 @@ def embedder(onnx_paths, model_dir):
     return Embedder(onnx_paths["fp32"], model_dir)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A running ``python -m onnx_embeddings`` subprocess."""
-
-    def __init__(self, proc: subprocess.Popen, url: str, log: Path) -> None:
-        self.proc, self.url, self.log = proc, url, log
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-@retry(stop=stop_after_delay(120), wait=wait_fixed(0.2), retry=retry_if_exception_type((httpx.HTTPError, AssertionError)),
-       reraise=True)
-def wait_ready(url: str, proc: subprocess.Popen) -> None:
-    """Poll /readyz until 200 (tenacity), failing fast if the process died."""
-    if proc.poll() is not None:
-        pytest.fail(f"server exited with status {proc.returncode} before becoming ready")
-    r = httpx.get(url + "/readyz", timeout=2)
-    assert r.status_code == 200, r.text
-
-
 @contextmanager
 def run_server(tmp_path: Path, **env: str):
-    """Start a real server with extra ``ONNX_EMB_*`` settings; yield a ``Server``; SIGTERM it at the end."""
-    port = free_port()
-    log = tmp_path / f"server-{port}.log"
-    full_env = {**os.environ, "ONNX_EMB_PORT": str(port), "ONNX_EMB_HOST": "127.0.0.1",
-                "ONNX_EMB_ONNX_DIR": str(MODELS), "ONNX_EMB_DRAIN_SECONDS": "0.2", **env}
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "onnx_embeddings"], cwd=RECIPE, env=full_env,
-                                stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    """Start a real server (``launcher.ServerProcess``) with extra ``ONNX_EMB_*`` settings; yield it; SIGTERM it
+    at the end. Prints the server log tail if the block fails."""
+    srv = ServerProcess(log_path=tmp_path / "server.log", ONNX_EMB_ONNX_DIR=str(MODELS),
+                        ONNX_EMB_DRAIN_DELAY_S="0.2", **env)
     try:
-        wait_ready(url, proc)
-        yield Server(proc, url, log)
+        with srv:
+            yield srv
     except BaseException:
-        print(log.read_text(errors="replace")[-4000:])
+        print(srv.logs()[-4000:])
         raise
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,7 @@ def test_openai_client_round_trip(url, reference):
 
 def test_health_and_models(url):
     assert httpx.get(url + "/healthz").json() == {"status": "ok"}
-    assert httpx.get(url + "/readyz").json() == {"status": "ready"}
+    assert httpx.get(url + "/readyz").json() == {"status": "ready", "models": ["all-MiniLM-L6-v2"], "detail": None}
     models = httpx.get(url + "/v1/models").json()
     assert models["object"] == "list" and models["data"][0]["id"] == "all-MiniLM-L6-v2"
     assert httpx.get(url + "/v1/models/nope").status_code == 404

@@ -4,6 +4,7 @@ import asyncio
 
 import httpx
 import pytest
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from .conftest import SENTENCES, run_server
 
@@ -38,6 +39,11 @@ def assert_error(r, status, needle):
     (b'{"input": "x", "dimensions": 0}', 422, "dimensions"),
     (b'{"input": "x", "dimensions": 128}', 400, "dimensions=128"),
     (b'{"input": "x", "model": "text-embedding-3-small"}', 404, "not found"),
+    (b'{"input": ' + b'[' * 100_000 + b']' * 100_000 + b'}', 400, "nested less than 1000 levels"),
+    (b'{"input": "x", "dimensions": ' + b'9' * 5000 + b'}', 400, "4300 digits"),
+    (b'{"input": "x", "dimensions": 1e999}', 422, "finite number"),
+    (b'{"input": "x", "input": 5}', 422, "non-empty string"),  # duplicate keys: the last one counts
+    (b'', 422, "JSON object"),
 ])
 def test_bad_bodies(url, body, status, needle):
     assert_error(post_raw(url, body), status, needle)
@@ -94,3 +100,42 @@ def test_full_queue_gives_503_with_retry_after(tmp_path):
         assert 200 in codes
         metrics = httpx.get(s.url + "/metrics").text
         assert 'onnx_emb_rejected_total{reason="queue_full"}' in metrics
+
+
+def test_failed_load_is_reported_safely(tmp_path):
+    """A model that cannot load: liveness 200, readiness 503 'failed' with a reason that names no file path
+    and no class name, model requests 503 + Retry-After in OpenAI's shape; the log keeps the cause."""
+    from onnx_embeddings.launcher import ServerProcess
+
+    from .conftest import MODELS
+
+    srv = ServerProcess(log_path=tmp_path / "server.log", ONNX_EMB_ONNX_DIR=str(MODELS),
+                        ONNX_EMB_EXECUTION_PROVIDER="CUDAExecutionProvider")
+    if "CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers():
+        srv = ServerProcess(log_path=tmp_path / "server.log", ONNX_EMB_ONNX_DIR=str(tmp_path / "empty"),
+                            ONNX_EMB_EXPORT_ON_START="false")
+    try:
+        srv.start(wait_ready=False)
+
+        @retry(stop=stop_after_delay(60), wait=wait_fixed(0.2), reraise=True,
+               retry=retry_if_exception_type((httpx.HTTPError, AssertionError)))
+        def failed() -> httpx.Response:
+            r = httpx.get(srv.url + "/readyz", timeout=2)
+            assert r.json()["status"] == "failed", r.text
+            return r
+
+        r = failed()
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        body = r.json()
+        assert set(body) == {"status", "models", "detail"} and body["models"] == []
+        detail = body["detail"]
+        assert detail and "/" not in detail.replace("onnxruntime-gpu", "") and "Error" not in detail, detail
+        assert httpx.get(srv.url + "/healthz").json() == {"status": "ok"}
+        e = httpx.post(srv.url + E, json={"input": "x"}, timeout=10)
+        assert e.status_code == 503 and e.headers["Retry-After"] == "1"
+        err = e.json()["error"]
+        assert err["code"] == "not_ready" and "failed to load" in err["message"]
+        assert "/" not in err["message"].replace("onnxruntime-gpu", "") and "Error" not in err["message"]
+        assert "model load failed" in srv.logs()
+    finally:
+        srv.stop()

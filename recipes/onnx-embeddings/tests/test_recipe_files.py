@@ -70,3 +70,58 @@ def test_dockerfiles_pass_hadolint():
     out = subprocess.run([str(hadolint), "Dockerfile", "Dockerfile.gpu"], cwd=RECIPE, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _numbers(obj) -> set[float]:
+    """Every number in a JSON value, including numbers written inside strings ("81%", "max 12.3")."""
+    if isinstance(obj, bool):
+        return set()
+    if isinstance(obj, (int, float)):
+        return {float(obj)}
+    if isinstance(obj, str):
+        return {float(x) for x in re.findall(r"\d+(?:\.\d+)?", obj)}
+    if isinstance(obj, dict):
+        return set().union(*(_numbers(v) for v in obj.values())) if obj else set()
+    if isinstance(obj, list):
+        return set().union(*(_numbers(v) for v in obj)) if obj else set()
+    return set()
+
+
+def test_measured_results_prose_is_rendered_from_the_results():
+    """The prose block is exactly what ``bench.render_prose`` makes of the committed figures, and every number
+    in the "Measured results" section is a number of results/bench.json (no hand-typed figures)."""
+    from onnx_embeddings.bench import prose_block, render_prose
+
+    res = json.loads((RECIPE / "results" / "bench.json").read_text())
+    assert prose_block(README) == render_prose(res["data"]["figures"]), "re-run `make bench` (it rewrites the prose)"
+    section = README.split("## Measured results")[1].split("\n## ")[0]
+    section = re.sub(r"<!--.*?-->", "", section, flags=re.S)
+    quoted = {float(x) for x in re.findall(r"\b\d+(?:\.\d+)?\b", section)}
+    missing = sorted(quoted - _numbers(res))
+    assert not missing, f"numbers in the README prose that results/bench.json does not hold: {missing}"
+
+
+def _loaded_after(statement: str, names: tuple[str, ...]) -> list[str]:
+    code = f"import sys; {statement}; print(sorted(m for m in sys.modules if m.startswith({names!r})))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=RECIPE, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return eval(out.stdout)  # a printed list of str
+
+
+def test_each_module_in_its_room():
+    """The server never imports the offline exporter or torch; settings import no engine and no recipe module
+    but the vendored, standard-library-only servekit."""
+    heavy = ("torch", "onnx.", "transformers", "sentence_transformers", "onnx_embeddings.export")
+    assert _loaded_after("import onnx_embeddings.server", heavy) == []
+    assert _loaded_after("import onnx_embeddings.settings", ("onnx_embeddings.", "onnxruntime", "fastapi")) == [
+        "onnx_embeddings.servekit", "onnx_embeddings.settings"]
+
+
+def test_vendored_servekit_is_used_not_copied():
+    """servekit.py is used for probes, errors, auth, origins, logging and drain (no second implementation)."""
+    pkg = RECIPE / "onnx_embeddings"
+    used = "\n".join((pkg / f).read_text() for f in ("routes.py", "errors.py", "settings.py", "server.py", "state.py"))
+    for name in ("ready_body", "health_body", "openai_error", "bearer_ok", "split_origins", "configure_logging",
+                 "Drain"):
+        assert name in used, name
+    assert "compare_digest" not in used and "basicConfig" not in used
