@@ -1,0 +1,5 @@
+"""``python -m ollama_local``: run the chat web app (see ``server.py``)."""
+
+from .server import main
+
+main()
