@@ -102,7 +102,7 @@ def test_cors_off_by_default_and_exact_when_configured(recipe, default_server, k
     assert evil.headers.get("access-control-allow-origin") not in (EVIL, "*"), dict(evil.headers)
 
 
-def load_requests(spec, model: str, url: str) -> list[tuple[str, dict]]:
+def load_requests(spec, model: str, url: str, headers: dict[str, str]) -> list[tuple[str, dict]]:
     """In-flight work for the drain test: requests that take a while together but finish well inside 60 s."""
     api = _api_of(spec)
     if api == "openai-chat":
@@ -116,7 +116,7 @@ def load_requests(spec, model: str, url: str) -> list[tuple[str, dict]]:
         return [("/v1/embeddings", {"model": model, "input": [f"sentence {i} {j} about cats" for j in range(8)]})
                 for i in range(64)]
     if api == "kserve-v2":
-        name = httpx.get(f"{url}/v2/models/{model}", timeout=10).json()["inputs"][0]["name"]
+        name = httpx.get(f"{url}/v2/models/{model}", headers=headers, timeout=10).json()["inputs"][0]["name"]
         return [(f"/v2/models/{model}/infer", {"inputs": [{"name": name,
                                                            "shape": [8, 1], "datatype": "BYTES",
                                                            "data": [f"sentence {i} {j}" for j in range(8)]}]})
@@ -134,7 +134,7 @@ def test_sigterm_under_load_finishes_in_flight_and_exits_0(recipe, keyed_server,
         model = httpx.get(srv.url + "/v1/models", headers=auth, timeout=10).json()["data"][0]["id"]
     else:
         model = first_model(spec, srv.url, api)
-    work = load_requests(spec, model, srv.url)
+    work = load_requests(spec, model, srv.url, auth)
 
     async def scenario():
         async with httpx.AsyncClient(base_url=srv.url, headers=auth, timeout=120,
