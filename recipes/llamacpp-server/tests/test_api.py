@@ -13,11 +13,12 @@ def test_health_ready_metrics(http):
     assert http.get("/healthz").json() == {"status": "ok"}
     ready = http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["models"] == [SMOL, GEMMA]
+    assert ready.json() == {"status": "ready", "models": [SMOL, GEMMA], "detail": None}
     metrics = http.get("/metrics")
     assert metrics.status_code == 200
     assert "llamacpp_ready 1.0" in metrics.text
     assert "llamacpp_in_flight_requests" in metrics.text
+    assert "llamacpp_queued_requests" in metrics.text
 
 
 def test_models_lists_both(client):

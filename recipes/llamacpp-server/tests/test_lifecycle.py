@@ -59,7 +59,10 @@ def test_sigterm_mid_stream_finishes_the_stream_then_exits_cleanly(eog_ban):
     assert out["events"][-1] == "[DONE]"  # finished, not cut
     content_events = [e for e in out["events"][:-1] if '"content"' in e]
     assert len(content_events) >= 100
-    assert ready.status_code == 503 and ready.json()["draining"] is True
+    assert ready.status_code == 503 and int(ready.headers["retry-after"]) >= 1
+    body = ready.json()
+    assert set(body) == {"status", "models", "detail"}
+    assert (body["status"], body["models"]) == ("draining", [SMOL]) and body["detail"]
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "draining"
     assert int(refused.headers["retry-after"]) >= 1
     assert code == 0, srv.logs()
@@ -106,3 +109,25 @@ def test_sse_events_helper_roundtrip(http):
                                                            "messages": [{"role": "user", "content": "hi"}]}) as r:
         events = sse_events(r)
     assert events[-1] == "[DONE]" and isinstance(events[0], dict)
+
+
+def test_drain_delay_keeps_the_process_up_not_ready_and_refusing_generation():
+    """LLAMACPP_DRAIN_DELAY_S: readiness 503 and new generation 503 at once, exit 0 only after the delay."""
+    srv = ServerProcess(LLAMACPP_EXTRA_MODEL_PATH="none", LLAMACPP_DRAIN_DELAY_S="1.5").start()
+    try:
+        t0 = time.monotonic()
+        srv.sigterm()
+        time.sleep(0.2)
+        ready = httpx.get(srv.url + "/readyz", timeout=10)
+        refused = httpx.post(srv.url + "/v1/chat/completions", timeout=30,
+                             json={"model": SMOL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+        models = httpx.get(srv.url + "/v1/models", timeout=10)  # cheap non-generation routes still answer
+        code = srv.proc.wait(60)
+        took = time.monotonic() - t0
+    finally:
+        srv.stop()
+    assert ready.status_code == 503 and ready.json()["status"] == "draining"
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "draining"
+    assert models.status_code == 200
+    assert took >= 1.5 and code == 0, (took, srv.logs())
+    assert "draining" in srv.logs() and "drained in" in srv.logs()

@@ -18,10 +18,24 @@ def test_env_vars_override_defaults(monkeypatch):
     monkeypatch.setenv("LLAMACPP_N_THREADS", "3")
     monkeypatch.setenv("LLAMACPP_N_GPU_LAYERS", "-1")
     monkeypatch.setenv("LLAMACPP_MODEL_PATH", "/models/x.gguf")
-    monkeypatch.setenv("LLAMACPP_CORS_ORIGINS", '["https://example.com"]')
+    monkeypatch.setenv("LLAMACPP_CORS_ORIGINS", "https://example.com, https://b.example")
+    monkeypatch.setenv("LLAMACPP_API_KEY", "s3cret")
+    monkeypatch.setenv("LLAMACPP_DRAIN_DELAY_S", "2.5")
     s = Settings()
     assert (s.n_ctx, s.threads(), s.n_gpu_layers, s.model_path) == (4096, 3, -1, "/models/x.gguf")
-    assert s.cors_origins == ["https://example.com"]
+    assert s.cors_origins == ["https://example.com", "https://b.example"]
+    assert s.key() == "s3cret" and "s3cret" not in repr(s)  # SecretStr: not in logs or reprs
+    assert (s.drain_delay_s, s.drain_timeout_s, s.log_level) == (2.5, 30.0, "info")
+
+
+def test_settings_module_is_plain_data():
+    """settings.py imports no engine and no recipe module but the stdlib-only servekit."""
+    import ast
+
+    tree = ast.parse((RECIPE / "llamacpp_server" / "settings.py").read_text())
+    mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
+        {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert mods <= {"__future__", "os", "typing", "pydantic", "pydantic_settings", "servekit"}, mods
 
 
 def test_bad_env_value_is_an_error(monkeypatch):
