@@ -44,6 +44,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -570,6 +571,50 @@ def _parse_args(argv: list[str] | None) -> Size:
     return size
 
 
+#: Markers of the README block that :func:`update_readme` rewrites from the results.
+PROSE_START, PROSE_END = "<!-- bench-prose:start", "<!-- bench-prose:end -->"
+PROSE_TEMPLATE = Path(__file__).resolve().parent / "results_prose.md"
+
+
+def render_prose(doc: dict) -> str:
+    """The README's "Measured results" prose: ``results_prose.md`` with ``{key}`` filled from ``data.quoted``.
+
+    Every number in it comes from ``doc`` (a results dict as written by :func:`main`); goal words ("met",
+    "missed") are computed from the same numbers. Raises ``KeyError`` if the template names a missing key.
+    """
+    q = doc["data"]["quoted"]
+    vals = {k: f"{v}" for k, v in q.items()}
+    vals["decode_goal"] = "met" if q["decode_goal_met"] else "missed"
+    vals["ttft_goal"] = "met" if q["ttft_goal_met"] else "missed"
+    vals["ttft_overhead_ms_without_nodelay"] = f"{q['ttft_overhead_ms_without_nodelay']:+}"
+    hw = doc["hardware"]
+    vals["SMOKE"] = ("**The run committed now is a smoke run**: short settings (`make bench BENCH_ARGS=--smoke`: "
+                     f"{q['decode_tokens']} tokens per request, {q['paired_prompts']} paired prompts, concurrency "
+                     f"{q['concurrency_first']} to {q['concurrency_last']}) at 1-minute load "
+                     f"{hw['load_avg_1m_at_start']} at the start and {hw['load_avg_1m_at_end']} at the end, on "
+                     f"{hw['logical_cores']} cores; its figures are not for publishing. "
+                     if doc["data"].get("smoke") else "")
+    text = PROSE_TEMPLATE.read_text(encoding="utf-8")
+    return re.sub(r"\{(\w+)\}", lambda m: vals[m.group(1)], text)
+
+
+def update_readme(readme: Path, prose: str) -> bool:
+    """Replace the block between ``PROSE_START`` ... ``PROSE_END`` of ``readme`` with ``prose``; False if no markers."""
+    text = readme.read_text(encoding="utf-8")
+    i, j = text.find(PROSE_START), text.find(PROSE_END)
+    if i < 0 or j < 0:
+        return False
+    head = text[: text.index("\n", i) + 1]
+    readme.write_text(head + prose.rstrip("\n") + "\n" + text[j:], encoding="utf-8")
+    return True
+
+
+def prose_block(readme_text: str) -> str:
+    """The text between the prose markers of a README (empty if absent)."""
+    i, j = readme_text.find(PROSE_START), readme_text.find(PROSE_END)
+    return readme_text[readme_text.index("\n", i) + 1: j] if i >= 0 and j >= 0 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run all parts under the machine-wide bench lock, write results/bench.json and results/bench.png."""
     global SIZE
@@ -621,6 +666,8 @@ def _bench(load_start: float) -> int:
                     f"duration {data['duration_s']:.0f} s" + ("; SMOKE RUN (short settings)" if data["smoke"] else "")),
         summary=summary, tables=_tables(data, threads), plots=["bench.png"], data=data)
     (results / "bench.json").write_text(json.dumps(doc, indent=2) + "\n")
+    if update_readme(RECIPE / "README.md", render_prose(doc)):
+        log.info("rewrote the README's prose block from the results")
     log.info("%s", summary)
     log.info("wrote %s in %.0f s", results / "bench.json", data["duration_s"])
     return 0
