@@ -14,7 +14,7 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 #: Readiness states, the ``status`` field of ``GET /readyz`` (200 only for ``READY``).
 READY, LOADING, DRAINING, FAILED = "ready", "loading", "draining", "failed"
@@ -27,7 +27,7 @@ def health_body() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def ready_body(status: str, models: list[str], detail: Optional[str] = None) -> dict[str, Any]:
+def ready_body(status: str, models: list[str], detail: str | None = None) -> dict[str, Any]:
     """Body of ``GET /readyz``: ``{"status": READY|LOADING|DRAINING|FAILED, "models": [...], "detail": str|None}``.
 
     ``models`` are the served model ids (empty while loading). ``detail`` says why a server is not ready, in
@@ -39,8 +39,8 @@ def ready_body(status: str, models: list[str], detail: Optional[str] = None) -> 
     return {"status": status, "models": list(models), "detail": detail}
 
 
-def openai_error(message: str, type_: str = "invalid_request_error", param: Optional[str] = None,
-                 code: Optional[str] = None) -> dict[str, Any]:
+def openai_error(message: str, type_: str = "invalid_request_error", param: str | None = None,
+                 code: str | None = None) -> dict[str, Any]:
     """OpenAI's error object: ``{"error": {"message", "type", "param", "code"}}``.
 
     Source: the OpenAI API reference, "Error codes"; ``type`` is ``invalid_request_error`` for 4xx caused by
@@ -49,13 +49,13 @@ def openai_error(message: str, type_: str = "invalid_request_error", param: Opti
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def error_bytes(message: str, type_: str = "invalid_request_error", param: Optional[str] = None,
-                code: Optional[str] = None) -> bytes:
+def error_bytes(message: str, type_: str = "invalid_request_error", param: str | None = None,
+                code: str | None = None) -> bytes:
     """:func:`openai_error` serialised as UTF-8 JSON bytes."""
     return json.dumps(openai_error(message, type_, param, code)).encode()
 
 
-def bearer_ok(authorization: Optional[str], key: Optional[str]) -> bool:
+def bearer_ok(authorization: str | None, key: str | None) -> bool:
     """True if no key is configured, or ``authorization`` is exactly ``Bearer <key>``.
 
     Constant-time comparison (``secrets.compare_digest``), so the time taken does not reveal how many leading
@@ -99,12 +99,12 @@ class Drain:
     """
 
     def __init__(self, delay_s: float, timeout_s: float, busy: Callable[[], int],
-                 stop: Callable[[bool], None], log: Optional[logging.Logger] = None) -> None:
+                 stop: Callable[[bool], None], log: logging.Logger | None = None) -> None:
         self.delay_s, self.timeout_s = delay_s, timeout_s
         self.busy, self.stop = busy, stop
         self.log = log or logging.getLogger("servekit")
         self.draining = False
-        self.started_at: Optional[float] = None
+        self.started_at: float | None = None
         self.done = threading.Event()
 
     def begin(self, signame: str = "SIGTERM") -> None:
