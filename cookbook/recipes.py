@@ -74,6 +74,7 @@ class Deviation(BaseModel):
     reason: str = Field(min_length=10, description="Why, in words a reader accepts; shown on the page.")
     upstream: Optional[str] = Field(None, description="Upstream issue, doc or source line that shows it.")
     cases: list[str] = Field(default_factory=list, description="Only these cases of the check (empty: all).")
+    apis: list[str] = Field(default_factory=list, description="Only on these of the recipe's APIs (empty: all).")
 
     @field_validator("check")
     @classmethod

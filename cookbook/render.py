@@ -321,7 +321,7 @@ def conformance_note(meta: RecipeMeta) -> str:
                           f"input, schemathesis, auth, CORS and SIGTERM draining.") + "\n")
     rows = ["| Check | Why the upstream server differs | Source |", "|---|---|---|"]
     for d in meta.serve.deviations:
-        cases = f" ({', '.join(d.cases)})" if d.cases else ""
+        cases = (f" ({', '.join(d.cases)})" if d.cases else "") + (f" on {', '.join(d.apis)}" if d.apis else "")
         src = f"[link]({d.upstream})" if d.upstream else ""
         rows.append(f"| `{d.check}`{cases} | {d.reason} | {src} |")
     return (f'??? warning "Conformance: {len(meta.serve.deviations)} declared deviation(s) of the upstream server"'

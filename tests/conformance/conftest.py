@@ -60,10 +60,12 @@ def matrix_ids(name: str) -> list[tuple[str, str, Case]]:
     return [(api, t, c) for api in spec.api for t in transports for c in cases_for(api, "MODEL")]
 
 
-def deviation(name: str, check: str, case: str | None = None):
-    """The declared deviation of recipe ``name`` for ``check`` (and ``case``), or None."""
+def deviation(name: str, check: str, case: str | None = None, api: str | None = None):
+    """The declared deviation of recipe ``name`` for ``check`` (and ``case``, ``api``), or None."""
     for d in RECIPES[name][1].serve.deviations:
-        if d.check == check and (not d.cases or case in d.cases or (case or '').split(':', 1)[-1] in d.cases):
+        if d.check != check or (d.apis and api not in d.apis):
+            continue
+        if not d.cases or case in d.cases or (case or "").split(":", 1)[-1] in d.cases:
             return d
     return None
 
@@ -78,7 +80,7 @@ def pytest_collection_modifyitems(config, items):
         case = cs.params.get("case_name")
         if check is None:
             continue
-        dev = deviation(cs.params["recipe"], check, case)
+        dev = deviation(cs.params["recipe"], check, case, cs.params.get("api"))
         if dev is not None:
             why = f"declared deviation ({check}): {dev.reason}" + (f" [{dev.upstream}]" if dev.upstream else "")
             item.add_marker(pytest.mark.xfail(strict=True, reason=why))
