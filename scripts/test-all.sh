@@ -21,6 +21,12 @@ step "repo tests"
 .venv/bin/python -m pytest tests --ignore=tests/conformance --junitxml="$reports/repo.xml" || failed+=("repo tests")
 
 if [ $fast = 0 ]; then
+  # every recipe's venv first: some recipes' tests start a sibling recipe's server from its own venv
+  # (the gateway fronts llama.cpp, the spot chaos test runs onnx-embeddings replicas)
+  for dir in recipes/*/; do
+    step "venv $(basename "$dir")"
+    make -C "$dir" venv || failed+=("venv $(basename "$dir")")
+  done
   for dir in recipes/*/; do
     name=$(basename "$dir")
     step "recipe $name"
