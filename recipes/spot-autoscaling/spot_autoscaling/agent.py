@@ -134,7 +134,11 @@ class Agent:
         t0 = time.monotonic()
         self._draining = True
         self.child.send_signal(signal.SIGTERM)
+        # the server's own drain is bounded by delay + timeout; its process exit needs a little more. Until the
+        # deadline the instance still exists, so waiting longer costs nothing: kill only when time is up.
         limit = self.s.drain_delay_s + self.s.drain_timeout_s + self.s.margin_s
+        if left is not None:
+            limit = max(limit, left - 0.25)
         try:
             rc = self.child.wait(timeout=limit)
         except subprocess.TimeoutExpired:
