@@ -1,7 +1,7 @@
 """Capacity planner: replicas and cost for a target rate under a p99 SLO, from the recipes' committed bench curves.
 
 A *curve* is one bench table of a recipe (``recipes/*/results/*.json``) with a ``concurrency`` column, a
-throughput column (``requests/s``, ``req/s`` or ``aggregate tokens/s``) and a tail-latency column (``p99 ms``,
+throughput column (``requests/s``, ``req/s``, ``aggregate tokens/s`` or ``output tok/s``) and a tail-latency column (``p99 ms``,
 ``e2e tail ms``). For a target rate and an SLO, :func:`plan` takes the highest throughput one replica reached at
 any measured concurrency whose tail latency met the SLO, and needs ``ceil(target / that)`` replicas. Costs use
 :data:`INSTANCES` (dated inputs with sources; one replica per 2 vCPUs, because every curve was measured on a
@@ -35,8 +35,8 @@ INSTANCES: dict[str, dict[str, Any]] = {
 #: vCPUs the curves were measured on (the cookbook's machines: 2 cores).
 MEASURED_VCPUS = 2
 
-THROUGHPUT_COLS = ("requests/s", "req/s", "aggregate tokens/s")
-TAIL_COLS = ("p99 ms", "e2e tail ms")
+THROUGHPUT_COLS = ("requests/s", "req/s", "aggregate tokens/s", "output tok/s")
+TAIL_COLS = ("p99 ms", "e2e tail ms", "e2el p99 ms")
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Curve:
 
 
 def _num(x: Any) -> Optional[float]:
-    m = re.match(r"\s*(-?\d+(?:\.\d+)?)", str(x))
+    m = re.search(r"(-?\d+(?:\.\d+)?)", str(x))  # "729 (max)" and "max 826.5" both give the number
     return float(m.group(1)) if m else None
 
 
@@ -76,9 +76,9 @@ def curves(recipes_dir: Path, skip: tuple[str, ...] = ("ray-serve",)) -> list[Cu
             tail = next((cols.index(c) for c in TAIL_COLS if c in cols), None)
             if thr is None or tail is None:
                 continue
-            unit = "tokens" if "tokens" in cols[thr] else (
+            unit = "tokens" if "tok" in cols[thr] else (
                 "embeddings" if "embed" in recipe or "sentence" in t.get("title", "").lower() else "requests")
-            svc = cols.index("service") if "service" in cols else None
+            svc = next((cols.index(c) for c in ("service", "server") if c in cols), None)
             groups: dict[str, Curve] = {}
             for row in t.get("rows", []):
                 key = str(row[svc]) if svc is not None else ""
@@ -140,3 +140,33 @@ def table(recipes_dir: Path, targets: dict[str, tuple[float, float]] = DEFAULT_T
             "columns": cols, "rows": rows,
             "note": "Prices: " + "; ".join(f"{n} ${i['usd_per_h']}/h as of {i['as_of']} ({i['source']})"
                                           for n, i in INSTANCES.items())}
+
+
+def write_results(recipe_dir: Path, recipes_dir: Path) -> Path:
+    """Write ``results/capacity.json`` (provenance-stamped) with :func:`table` over ``recipes_dir``'s curves.
+
+    The recipe page renders its table; every recipe's "Scale out" section links it. A computation, not a
+    measurement: ``model`` names the curves it read (recipe and results file), and the row values change when
+    any of those benches is re-run (run ``make capacity`` then). Returns the path written.
+    """
+    from . import provenance
+
+    t = table(recipes_dir)
+    used = sorted({c.source for c in curves(recipes_dir)})
+    doc = provenance.stamp(
+        recipe_dir, title="Capacity plan: replicas and cost for a target rate under a tail-latency SLO",
+        model={"name": "the committed bench curves of the cookbook's recipes", "curves": used},
+        conditions=("targets and SLOs per unit: " + "; ".join(f"{u} {tg:g}/s at tail <= {slo:g} ms"
+                                                              for u, (tg, slo) in DEFAULT_TARGETS.items())
+                    + f"; one replica per {MEASURED_VCPUS} vCPUs (curves measured on {MEASURED_VCPUS} cores; linear "
+                      "scaling across cores is an assumption, not a measurement)"),
+        summary=f"{len(t['rows'])} curves planned from committed results; prices dated inputs",
+        tables=[t], plots=[], data={"targets": DEFAULT_TARGETS, "instances": INSTANCES})
+    out = recipe_dir / "results" / "capacity.json"
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+if __name__ == "__main__":
+    _here = Path(__file__).resolve().parents[1]
+    print(write_results(_here, _here.parent))
