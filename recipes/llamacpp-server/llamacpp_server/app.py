@@ -30,7 +30,8 @@ from llama_cpp.server.settings import ServerSettings
 
 from . import openapi
 from .engine import EngineThread
-from .guard import REMOVED_ROUTES, Guard, Runtime
+from .guard import REMOVED_ROUTES, Guard
+from .runtime import Runtime
 from .models import ResidentProxy, model_settings, use_extra_buffer_types
 from .settings import Settings
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .servekit import error_bytes
 
 if TYPE_CHECKING:  # the guard's state object; imported for type hints only (no cycle at runtime)
-    from .guard import Runtime
+    from .runtime import Runtime
 
 #: Roles llama-cpp-python's chat request model accepts.
 CHAT_ROLES = ("system", "user", "assistant", "tool", "function")

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -35,15 +33,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import servekit
 from .checks import EXTRAS_ROUTES, ApiError, check_extras, check_request, parse_json
-from .gate import Gate
 from .metrics import Metrics
-from .settings import Settings
+from .runtime import ASGIApp, Receive, Runtime, Send
 
 log = logging.getLogger("llamacpp_server")
 
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
-ASGIApp = Callable[[dict, Receive, Send], Awaitable[None]]
 
 #: Generation routes guarded here -> short route label for metrics.
 GEN_ROUTES = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
@@ -67,52 +61,6 @@ MAX_ERROR_BODY = 65_536
 
 #: Headers of a library error response kept when its body is rewritten.
 _KEEP_HEADERS = (b"retry-after", b"allow", b"www-authenticate")
-
-
-@dataclass
-class Runtime:
-    """Mutable server state shared by the guard, the health routes and the SIGTERM handler."""
-
-    settings: Settings
-    metrics: Metrics = field(default_factory=Metrics)
-    gate: Gate | None = None
-    app: ASGIApp | None = None             # the library's FastAPI app, once models are loaded
-    proxy: Any = None                      # models.ResidentProxy
-    formatters: dict[str, Any] = field(default_factory=dict)  # alias -> Jinja2ChatFormatter | None
-    load_error: str | None = None          # server-side message (may hold a path: never sent to clients)
-    drain: servekit.Drain | None = None    # set by server.serve()
-    loaded: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        s = self.settings
-        if self.gate is None:
-            self.gate = Gate(s.max_concurrent, s.max_queue, s.queue_timeout_s)
-
-    @property
-    def draining(self) -> bool:
-        """True from the first SIGTERM/SIGINT on."""
-        return self.drain is not None and self.drain.draining
-
-    @property
-    def ready(self) -> bool:
-        """Models loaded, no load error, not draining."""
-        return self.app is not None and self.load_error is None and not self.draining
-
-    def status(self) -> str:
-        """Readiness status: one of servekit's READY, LOADING, DRAINING, FAILED."""
-        if self.load_error:
-            return servekit.FAILED
-        if self.draining:
-            return servekit.DRAINING
-        return servekit.READY if self.app is not None else servekit.LOADING
-
-    def busy(self) -> int:
-        """Requests generating or waiting for a slot."""
-        return self.gate.running + self.gate.waiting  # type: ignore[union-attr]
-
-    def aliases(self) -> list[str]:
-        """Served model names, default first."""
-        return list(self.proxy.loaded) if self.proxy is not None else []
 
 
 # --------------------------------------------------------------------------------------
