@@ -249,11 +249,18 @@ def results_markdown(meta: RecipeMeta, results: list[dict[str, Any]], pins: dict
     return "\n".join(out)
 
 
+def latest_measurement(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The newest result that is a measurement; results marked ``"derived": true`` (computed from other
+    results, e.g. a capacity plan) count only when a recipe has nothing else."""
+    measured = [r for r in results if not r.get("derived")] or results
+    return max(measured, key=lambda x: x.get("date", ""))
+
+
 def last_verified(meta: RecipeMeta, results: list[dict[str, Any]], pins: dict[str, str]) -> str:
     """The 'last verified' line: date, revision, key versions, model, hardware, headline result."""
     if not results:
         return '!!! failure "Never verified"\n\n    No committed bench results.\n'
-    r = max(results, key=lambda x: x.get("date", ""))
+    r = latest_measurement(results)
     hw = r.get("hardware") or {}
     model = r.get("model") or {}
     key = [b for b in pins if any(k in b for k in ("onnxruntime", "llama", "fastapi", "vllm", "triton", "torch",
@@ -336,7 +343,7 @@ def recipes_index(items: Iterable[tuple[RecipeMeta, list[dict[str, Any]]]],
     """The recipes landing page: one card per recipe with its last-verified headline."""
     cards, rows = [], []
     for meta, results in items:
-        latest = max(results, key=lambda x: x.get("date", "")) if results else {}
+        latest = latest_measurement(results) if results else {}
         verified = latest.get("date", "never")[:10]
         cards.append(f"-   __[{meta.title}]({meta.name}.md)__\n\n    ---\n\n    {meta.summary}\n\n"
                      f"    :material-check-decagram: Last verified {verified}: {latest.get('summary', 'no results')}\n")

@@ -161,7 +161,7 @@ def write_results(recipe_dir: Path, recipes_dir: Path) -> Path:
                     + f"; one replica per {MEASURED_VCPUS} vCPUs (curves measured on {MEASURED_VCPUS} cores; linear "
                       "scaling across cores is an assumption, not a measurement)"),
         summary=f"{len(t['rows'])} curves planned from committed results; prices dated inputs",
-        tables=[t], plots=[], data={"targets": DEFAULT_TARGETS, "instances": INSTANCES})
+        tables=[t], plots=[], derived=True, data={"targets": DEFAULT_TARGETS, "instances": INSTANCES})
     out = recipe_dir / "results" / "capacity.json"
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return out
