@@ -111,15 +111,16 @@ class RecipeServer:
         return self.proc.returncode
 
 
-def first_model(spec: ServeSpec, url: str, api: str) -> str:
-    """The model id requests name: ``serve.model``, else the first one the server lists."""
+def first_model(spec: ServeSpec, url: str, api: str, headers: dict[str, str] | None = None) -> str:
+    """The model id requests name: ``serve.model``, else the first one the server lists (``headers``: e.g. the
+    API key of a keyed server)."""
     if spec.model:
         return spec.model
     if api.startswith("openai-"):
-        return httpx.get(url + "/v1/models", timeout=10).json()["data"][0]["id"]
+        return httpx.get(url + "/v1/models", headers=headers, timeout=10).json()["data"][0]["id"]
     if api == "ollama":
-        return httpx.get(url + "/api/tags", timeout=10).json()["models"][0]["name"]
+        return httpx.get(url + "/api/tags", headers=headers, timeout=10).json()["models"][0]["name"]
     if api == "kserve-v2":
-        r = httpx.post(url + "/v2/repository/index", json={"ready": True}, timeout=10).json()
+        r = httpx.post(url + "/v2/repository/index", json={"ready": True}, headers=headers, timeout=10).json()
         return r[0]["name"]
     raise ValueError(api)

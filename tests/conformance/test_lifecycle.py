@@ -15,6 +15,7 @@ from conftest import ALLOWED_ORIGIN, API_KEY, RECIPES, check
 from server import first_model
 
 EVIL = "http://evil.example"
+AUTH = {"authorization": f"Bearer {API_KEY}"}
 #: Longest time after SIGTERM that /readyz may still answer 200 (seconds): the signal is handled asynchronously.
 READY_FLIP_S = 0.25
 SKIP_PATHS = re.compile(r"^/(healthz|readyz|metrics|docs.*|redoc.*|openapi\.json|)$")
@@ -49,9 +50,7 @@ def _api_of(spec) -> str:
 @check("auth.bearer")
 def test_key_required_on_every_model_endpoint_probes_open(recipe, keyed_server, spec):
     srv = keyed_server
-    model = first_model(spec, srv.url, _api_of(spec)) if not _api_of(spec).startswith("openai-") else \
-        httpx.get(srv.url + "/v1/models", headers={"authorization": f"Bearer {API_KEY}"}, timeout=10).json()[
-            "data"][0]["id"]
+    model = first_model(spec, srv.url, _api_of(spec), headers=AUTH)
     problems = []
     for method, path in model_endpoints(srv, spec, model):
         for label, headers in (("no key", {}), ("wrong key", {"authorization": "Bearer sk-wrong"}),
@@ -130,12 +129,9 @@ def load_requests(spec, model: str, url: str, headers: dict[str, str]) -> list[t
 @check("drain.sigterm")
 def test_sigterm_under_load_finishes_in_flight_and_exits_0(recipe, keyed_server, spec):
     srv = keyed_server
-    auth = {"authorization": f"Bearer {API_KEY}"}
+    auth = AUTH
     api = _api_of(spec)
-    if api.startswith("openai-"):
-        model = httpx.get(srv.url + "/v1/models", headers=auth, timeout=10).json()["data"][0]["id"]
-    else:
-        model = first_model(spec, srv.url, api)
+    model = first_model(spec, srv.url, api, headers=auth)
     work = load_requests(spec, model, srv.url, auth)
 
     async def scenario():
