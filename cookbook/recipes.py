@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cookbook.catalog import ROOT, SLUG
 from cookbook.provenance_template import _PIN
@@ -108,6 +108,9 @@ class ServeSpec(BaseModel):
     ready_path: str = Field("/readyz", description="Readiness path (KServe v2: /v2/health/ready).")
     metrics_path: str = "/metrics"
     model: Optional[str] = Field(None, description="Model id the suite sends (default: the first one served).")
+    models: dict[str, str] = Field(default_factory=dict, description="Model id per API, for a server with a "
+                                                                     "different model behind each API (wins over "
+                                                                     "`model`).")
     asgi_app: Optional[str] = Field(None, description="'module:factory' returning the ASGI app with settings from "
                                                       "the environment: enables the suite's in-process tier.")
     openapi_path: Optional[str] = Field("/openapi.json", description="OpenAPI document for schemathesis "
@@ -121,6 +124,13 @@ class ServeSpec(BaseModel):
         if bad:
             raise ValueError(f"unknown api {bad}; expected some of {', '.join(APIS)}")
         return v
+
+    @model_validator(mode="after")
+    def _models_name_served_apis(self) -> "ServeSpec":
+        extra = sorted(set(self.models) - set(self.api))
+        if extra:
+            raise ValueError(f"serve.models names APIs not in serve.api: {extra}")
+        return self
 
 
 class RecipeMeta(BaseModel):

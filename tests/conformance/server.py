@@ -112,8 +112,10 @@ class RecipeServer:
 
 
 def first_model(spec: ServeSpec, url: str, api: str, headers: dict[str, str] | None = None) -> str:
-    """The model id requests name: ``serve.model``, else the first one the server lists (``headers``: e.g. the
-    API key of a keyed server)."""
+    """The model id requests to ``api`` name: ``serve.models[api]``, else ``serve.model``, else the first one the
+    server lists (``headers``: e.g. the API key of a keyed server)."""
+    if api in spec.models:
+        return spec.models[api]
     if spec.model:
         return spec.model
     if api.startswith("openai-"):

@@ -8,7 +8,11 @@
   Nested Kubernetes types (``V1Container``, ``V1Volume``, ...) go to the strict 1.37 JSON schema.
 - ``RayService`` (ray.io/v1): ``serveConfigV2`` against Ray's own ``ServeDeploySchema`` (ray 2.60.0); the pod
   templates against the strict 1.37 ``PodTemplateSpec`` schema; the RayService/RayCluster fields against
-  :data:`RAYSERVICE_FIELDS`, transcribed from KubeRay's v1 API types (no PyPI package ships KubeRay's CRD).
+  :data:`RAYSERVICE_FIELDS`, transcribed from KubeRay's v1 API types (no PyPI package ships KubeRay's CRD, and
+  the CRD cannot be fetched here). The transcription was checked field by field on 2026-12-01 against
+  ray-project/kuberay ``ray-operator/apis/ray/v1/raycluster_types.go`` (commit 3275ee0), ``docs/reference/api.md``
+  (dc85903, for ``upgradeStrategy`` and ``excludeHeadPodFromServeSvc``) and the CRD
+  ``ray-operator/config/crd/bases/ray.io_rayservices.yaml`` (1184bc8, for the ``upscalingMode`` enum).
 
 :func:`problems` returns one message per problem (empty list: valid).
 """
@@ -29,14 +33,16 @@ K8S_VERSION = "1.37.0"
 
 #: RayService and RayCluster fields this recipe uses, from KubeRay's Go API (ray-operator/apis/ray/v1:
 #: rayservice_types.go, raycluster_types.go): field -> type ("pod" = core/v1 PodTemplateSpec, "serve" =
-#: a Serve config YAML string, "map" = string map, a dict = nested object, [dict] = list of objects).
+#: a Serve config YAML string, "map" = string map, a tuple = one of these strings, a dict = nested object,
+#: [dict] = list of objects). Enums: ``upscalingMode`` from the CRD; ``upgradeStrategy.type`` from the API
+#: reference (``NewClusterWithIncrementalUpgrade`` is newer and behind a feature gate: KubeRay >= 1.5).
 RAYSERVICE_FIELDS: dict[str, Any] = {
     "serveConfigV2": "serve",
-    "upgradeStrategy": {"type": str},
+    "upgradeStrategy": {"type": ("NewCluster", "None", "NewClusterWithIncrementalUpgrade")},
     "excludeHeadPodFromServeSvc": bool,
     "rayClusterConfig": {
         "rayVersion": str, "enableInTreeAutoscaling": bool,
-        "autoscalerOptions": {"upscalingMode": str, "idleTimeoutSeconds": int, "imagePullPolicy": str},
+        "autoscalerOptions": {"upscalingMode": ("Default", "Aggressive", "Conservative"), "idleTimeoutSeconds": int, "imagePullPolicy": str},
         "headGroupSpec": {"rayStartParams": "map", "template": "pod", "serviceType": str},
         "workerGroupSpecs": [{"groupName": str, "replicas": int, "minReplicas": int, "maxReplicas": int,
                               "rayStartParams": "map", "template": "pod", "numOfHosts": int}],
@@ -147,6 +153,8 @@ def _ray_problems(obj: Any, shape: Any, where: str) -> list[str]:
             return []
         except (ValidationError, yaml.YAMLError, AttributeError) as exc:
             return [f"{where}: not a valid Serve config: {exc}"]
+    if isinstance(shape, tuple):
+        return [] if obj in shape else [f"{where}: expected one of {', '.join(shape)}"]
     if isinstance(shape, list):
         if not isinstance(obj, list):
             return [f"{where}: expected a list"]

@@ -54,6 +54,8 @@ BROKEN = [
      "map of strings"),
     ("ray.io/v1", "RayService", {"rayClusterConfig": {"headGroupSpec": {"template": {"spec": {"containerz": []}}}}},
      "containerz"),
+    ("ray.io/v1", "RayService", {"rayClusterConfig": {"autoscalerOptions": {"upscalingMode": "Fast"}}},
+     "expected one of Default"),
     ("autoscaling/v2", "HorizontalPodAutoscaler", {"scaleTargetRef": {"kind": "Deployment", "name": "d"},
                                                    "maxReplicas": 2, "metric": []}, "metric"),
 ]
