@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = ROOT / "catalog"
@@ -156,6 +156,116 @@ class Fact(BaseModel):
         None, description="Set when only secondary sources confirm the claim: who reported it (shown on the page).")
 
 
+class Availability(str, Enum):
+    """Whether a provider offers a data control (region pinning, zero retention, fine-tuning).
+
+    ``yes``: documented as a feature of the service (``how`` says which models or deployment types);
+    ``some-offerings``: only in some of its products, deployment types, plans or contracts (``how`` says
+    which); ``no``: the provider's docs say it is not offered; ``unknown``: not established from the
+    sources read (the table says so; do not guess)."""
+
+    yes = "yes"
+    some_offerings = "some-offerings"
+    no = "no"
+    unknown = "unknown"
+
+
+class PricingModel(str, Enum):
+    """How a managed model API bills: ``pay-per-token`` (on-demand, per input/output token),
+    ``reserved-throughput`` (capacity bought per hour or term: Bedrock Provisioned Throughput, Azure
+    provisioned deployments), ``per-hour-instance`` (a dedicated endpoint or machine billed while it runs),
+    ``batch-discount`` (an asynchronous batch API at a documented lower price), ``unknown``."""
+
+    pay_per_token = "pay-per-token"
+    reserved_throughput = "reserved-throughput"
+    per_hour_instance = "per-hour-instance"
+    batch_discount = "batch-discount"
+    unknown = "unknown"
+
+
+class Control(BaseModel):
+    """One data control of a provider: the answer and, unless it is ``unknown``, how it works."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Availability = Field(description="yes | some-offerings | no | unknown (see Availability).")
+    how: Optional[str] = Field(None, min_length=5, max_length=400, description=(
+        "One or two sentences: which offerings, how to turn it on, its limits (required unless status is "
+        "unknown; for unknown, say what the sources did not cover)."))
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _quoted_yes_no(cls, v):
+        if isinstance(v, bool):
+            raise ValueError(f"YAML read a bare {'yes' if v else 'no'} as {str(v).lower()}; write status: "
+                             f"\"{'yes' if v else 'no'}\" (in quotes)")
+        return v
+
+    @model_validator(mode="after")
+    def _how_needed(self):
+        if self.status in (Availability.yes, Availability.some_offerings) and not self.how:
+            raise ValueError(f"status {self.status.value!r} needs 'how': which offerings, models or settings")
+        if self.how and "\n" in self.how.strip():
+            raise ValueError("'how' must be one line (it is shown in a table cell)")
+        return self
+
+
+class DataControls(BaseModel):
+    """Data residency, retention, fine-tuning and pricing of a managed model API (issue 12).
+
+    Required on every entry tagged both ``api`` and ``managed``; rendered as the table on
+    ``concepts/managed-apis.md`` by ``cookbook.residency``. Dated and sourced like a ``Fact``
+    (``cookbook.freshness`` lists it when it is older than 6 months)."""
+
+    model_config = ConfigDict(extra="forbid")
+    region_pinning: Control = Field(description=(
+        "Can you pin where prompts are processed (a region, data zone or jurisdiction)?"))
+    jurisdictions: list[str] = Field(default_factory=list, description=(
+        "Regions or jurisdictions processing can be pinned to, as the provider names them "
+        "(e.g. 'one Azure region', 'EU', 'US'); empty when none or unknown."))
+    zero_retention: Control = Field(description=(
+        "Can prompts and outputs be kept from being stored (zero data retention)?"))
+    fine_tuning: Control = Field(description="Does the provider fine-tune models on your data for you?")
+    pricing: list[PricingModel] = Field(min_length=1, description=(
+        "Billing models offered: pay-per-token, reserved-throughput, per-hour-instance, batch-discount, "
+        "or [unknown]."))
+    pricing_how: Optional[str] = Field(None, min_length=5, max_length=400, description=(
+        "Optional one line on the billing models (units, terms, limits)."))
+    checked: str = Field(pattern=MONTH, description="Month these facts were last verified, YYYY-MM.")
+    sources: list[HttpUrl] = Field(min_length=1, description="The provider's own docs the facts were checked against.")
+
+    @field_validator("jurisdictions")
+    @classmethod
+    def _short_names(cls, v: list[str]) -> list[str]:
+        for j in v:
+            if not 2 <= len(j.strip()) <= 24:
+                raise ValueError(f"{j!r}: a jurisdiction is a short name (2-24 characters), e.g. EU, US")
+        if len(set(v)) != len(v):
+            raise ValueError("jurisdictions must not repeat")
+        return [j.strip() for j in v]
+
+    @field_validator("pricing")
+    @classmethod
+    def _pricing(cls, v: list[PricingModel]) -> list[PricingModel]:
+        if len(set(v)) != len(v):
+            raise ValueError("pricing models must not repeat")
+        if PricingModel.unknown in v and len(v) > 1:
+            raise ValueError("'unknown' cannot be combined with known pricing models")
+        return v
+
+    @model_validator(mode="after")
+    def _no_places_without_pinning(self):
+        if self.jurisdictions and self.region_pinning.status in (Availability.no, Availability.unknown):
+            raise ValueError(f"jurisdictions listed although region_pinning is {self.region_pinning.status.value!r}; "
+                             "leave jurisdictions empty or set the status")
+        return self
+
+
+def needs_data_controls(tags) -> bool:
+    """True for a managed model API provider: an entry tagged both ``api`` and ``managed``."""
+    values = {getattr(t, "value", t) for t in tags or []}
+    return {"api", "managed"} <= values
+
+
 class Entry(BaseModel):
     """One catalog entry: a backend, library, platform, API provider, tutorial or reference.
 
@@ -164,7 +274,12 @@ class Entry(BaseModel):
     ``facts``. ``cookbook.freshness`` lists the ones not re-checked within 6 months (3 for prices).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        # the same rule as _data_controls_required, for editors validating against catalog/schema.json
+        "if": {"required": ["tags"], "properties": {"tags": {"allOf": [
+            {"contains": {"const": "api"}}, {"contains": {"const": "managed"}}]}}},
+        "then": {"required": ["data_controls"]},
+    })
     id: str = Field(pattern=SLUG, description="Unique slug across the whole catalog; the anchor on its page.")
     name: str = Field(min_length=1, description="Display name, as the project spells it today.")
     url: HttpUrl = Field(description="Canonical https link (project home, docs or repository).")
@@ -188,6 +303,18 @@ class Entry(BaseModel):
         None, description="What the seed page got wrong or what has changed since; rendered on the page.")
     facts: list[Fact] = Field(default_factory=list, description=(
         "Time-sensitive claims with their own date and sources (prices, leadership, deals, status)."))
+    data_controls: Optional[DataControls] = Field(None, validate_default=True, description=(
+        "Managed model APIs (tags api + managed: required): region pinning, zero retention, fine-tuning, "
+        "pricing; rendered as the data-residency table on concepts/managed-apis.md."))
+
+    @field_validator("data_controls")
+    @classmethod
+    def _data_controls_required(cls, v, info):
+        if v is None and needs_data_controls(info.data.get("tags")):
+            raise ValueError("missing (an entry tagged api + managed is a managed model API: add data_controls "
+                             "with region_pinning, zero_retention, fine_tuning (each {status: yes | "
+                             "some-offerings | no | unknown, how: ...}), pricing, checked and sources)")
+        return v
 
     @field_validator("correction", mode="before")
     @classmethod

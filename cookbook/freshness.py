@@ -37,6 +37,8 @@ PRICE_STALE_MONTHS = 3
 KINDS = ("fact", "price", "number", "notice", "status")
 
 CONCEPTS_DIR = ROOT / "docs" / "concepts"
+#: Where an entry's ``data_controls`` are shown (the table of ``cookbook.residency``).
+RESIDENCY_PAGE = "concepts/managed-apis.md#data-residency-by-provider"
 MARKER = re.compile(r"<!--\s*fact:([a-z0-9]+(?:-[a-z0-9]+)*)\s*-->")
 _FRONT_MATTER = re.compile(r"\A---\n(.*?\n)---\n", re.S)
 
@@ -103,7 +105,8 @@ def is_due(fact: DatedFact, on: dt.date) -> bool:
 # ----------------------------------------------------------------------------- collecting
 
 def catalog_facts(sections: Iterable[Section]) -> list[DatedFact]:
-    """Every dated claim in the (validated) catalog: entry, correction and each item of ``facts``."""
+    """Every dated claim in the (validated) catalog: entry, correction, each item of ``facts`` and the
+    ``data_controls`` block of a managed model API (one claim; shown in ``cookbook.residency``'s table)."""
     out = []
     for s in sections:
         where = f"catalog/{s.section}.yaml"
@@ -118,6 +121,11 @@ def catalog_facts(sections: Iterable[Section]) -> list[DatedFact]:
             for i, f in enumerate(e.facts, 1):
                 out.append(DatedFact(where, page, f"{e.name}: {f.text}", f.kind, f.checked,
                                      tuple(str(u) for u in f.sources), f.reported_by, id=f"{e.id}/fact-{i}"))
+            if e.data_controls:
+                dc = e.data_controls
+                out.append(DatedFact(where, RESIDENCY_PAGE,
+                                     f"{e.name}: data controls (region, retention, fine-tuning, pricing)", "fact",
+                                     dc.checked, tuple(str(u) for u in dc.sources), id=f"{e.id}/data-controls"))
     return out
 
 

@@ -7,6 +7,8 @@ is written into docs/):
   comparison tables); ``catalog/schema.json`` (the published JSON Schema); ``catalog/freshness.md``
   (facts due for re-checking, ``cookbook.freshness``); concept pages' fact markers become date badges
 - ``recipes/index.md`` and ``recipes/<name>.md`` from each recipe's README, recipe.yaml and results/
+- ``verification.md`` (the verification dashboard, ``cookbook.dashboard``) from every recipe's results and
+  metadata and the committed test-run record ``verification/last-run.json``
 - ``notebooks/index.md`` from the notebooks' metadata; ``contributing.md`` from CONTRIBUTING.md
 - ``assets/stylesheets/admonitions.css`` from ``render.CUSTOM_ADMONITIONS``
 - ``llms.txt`` (llmstxt.org format) after the build
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # mkdocs loads hooks by path; make the package importable
     sys.path.insert(0, str(ROOT))
 
-from cookbook import freshness, render  # noqa: E402
+from cookbook import dashboard, freshness, render, residency  # noqa: E402
 from cookbook.catalog import CatalogError, json_schema, load_catalog  # noqa: E402
 from cookbook.recipes import load_meta, load_results, recipe_dirs  # noqa: E402
 
@@ -100,6 +102,8 @@ def on_files(files: Files, config) -> Files:
     _gen(files, config, "recipes/index.md",
          render.recipes_index(((m, r) for _, m, r in recipes), entry_pages))
     edits["recipes/index.md"] = "cookbook/render.py"
+    _gen(files, config, "verification.md", dashboard.dashboard_page(recipes, dashboard.load_record()))
+    edits["verification.md"] = "cookbook/dashboard.py"
     _gen(files, config, "notebooks/index.md", _notebooks_index())
     edits["notebooks/index.md"] = "cookbook/hooks.py"
     contributing = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
@@ -123,7 +127,9 @@ def _freshness_page(files: Files, config, sections, edits: dict[str, str]) -> No
 
 
 def on_page_markdown(markdown, page, config, files):
-    """Concept pages: replace ``<!-- fact:<id> -->`` markers with "checked YYYY-MM" badges."""
+    """Concept pages: replace ``<!-- fact:<id> -->`` markers with "checked YYYY-MM" badges and
+    ``<!-- residency-table -->`` with the data-residency table from the catalog (``cookbook.residency``)."""
+    markdown = residency.render_marker(markdown, _state["sections"], freshness.today())
     if not freshness.MARKER.search(markdown):
         return markdown
     facts = freshness.read_concept_page(Path(page.file.abs_src_path)).facts if page.file.abs_src_path else {}

@@ -150,6 +150,9 @@ class RecipeMeta(BaseModel):
     notebooks: list[str] = Field(default_factory=list, description="Paths relative to the repo root.")
     bench: str = "make bench"
     serve: Optional[ServeSpec] = Field(None, description="Set for every recipe that serves HTTP.")
+    key_packages: list[str] = Field(default_factory=list, description="Distributions pinned in requirements.txt "
+                                                                      "whose versions the verification dashboard "
+                                                                      "shows (the engine first).")
 
 
 def load_meta(recipe_dir: Path) -> RecipeMeta:
@@ -367,6 +370,9 @@ def contract_problems(recipe_dir: Path, known_entries: set[str] | None = None) -
     except (yaml.YAMLError, ValidationError) as exc:
         return p + [f"{here}/recipe.yaml: {line}" for line in str(exc).splitlines()]
     req_problems, pins = _requirements_problems(recipe_dir, here)
+    norm = {re.sub(r"[-_.]+", "-", k).lower() for k in pins}
+    p += [f"{here}/recipe.yaml: field 'key_packages': {k!r} is not pinned in requirements.txt"
+          for k in meta.key_packages if re.sub(r"[-_.]+", "-", k).lower() not in norm]
     return (p + _meta_problems(recipe_dir, meta, here, known_entries) + _package_problems(recipe_dir, meta, here)
             + _import_problems(recipe_dir, here) + req_problems + _readme_problems(recipe_dir, here)
             + _makefile_problems(recipe_dir, meta, here) + _results_problems(recipe_dir, meta, here, pins))

@@ -252,7 +252,7 @@ def results_markdown(meta: RecipeMeta, results: list[dict[str, Any]], pins: dict
 def latest_measurement(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The newest result that is a measurement; results marked ``"derived": true`` (computed from other
     results, e.g. a capacity plan) count only when a recipe has nothing else."""
-    measured = [r for r in results if not r.get("derived")] or results
+    measured = [r for r in results if r.get("derived") is not True] or results
     return max(measured, key=lambda x: x.get("date", ""))
 
 
@@ -322,7 +322,7 @@ def conformance_note(meta: RecipeMeta) -> str:
     link = "[server conventions](../contributing.md#server-conventions)"
     apis = ", ".join(f"`{a}`" for a in meta.serve.api)
     if not meta.serve.deviations:
-        return (f'!!! success "Conformance: no declared deviation"\n\n'
+        return (f'<a id="conformance"></a>\n\n!!! success "Conformance: no declared deviation"\n\n'
                 + _indent(f"Serves {apis}. The repository's conformance suite starts this server on every commit "
                           f"and checks the cookbook's {link} black-box: probes, metrics, error shape, hostile "
                           f"input, schemathesis, auth, CORS and SIGTERM draining.") + "\n")
@@ -331,7 +331,7 @@ def conformance_note(meta: RecipeMeta) -> str:
         cases = (f" ({', '.join(d.cases)})" if d.cases else "") + (f" on {', '.join(d.apis)}" if d.apis else "")
         src = f"[link]({d.upstream})" if d.upstream else ""
         rows.append(f"| `{d.check}`{cases} | {d.reason} | {src} |")
-    return (f'??? warning "Conformance: {len(meta.serve.deviations)} declared deviation(s) of the upstream server"'
+    return (f'<a id="conformance"></a>\n\n??? warning "Conformance: {len(meta.serve.deviations)} declared deviation(s) of the upstream server"'
             f"\n\n" + _indent(f"Serves {apis}. The conformance suite checks the cookbook's {link} on every "
                                "commit; these checks are expected to fail because of the upstream server, and "
                                "the suite fails if one of them starts to pass (so this list stays true).\n\n"

@@ -5,7 +5,9 @@
 # "N passed, N failed, N skipped" summed over all runs; exits non-zero if anything failed.
 # After the recipes, the conformance suite (tests/conformance) starts every recipe server from the recipe's
 # own venv and checks the Server conventions black-box (CONTRIBUTING.md).
-# Usage: scripts/test-all.sh [--fast]   (--fast: repo tests and site notebooks only)
+# A full run ends by writing the test-run record verification/last-run.json (cookbook/dashboard.py), which the
+# verification dashboard page shows.
+# Usage: scripts/test-all.sh [--fast]   (--fast: repo tests and site notebooks only; writes no record)
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -51,6 +53,13 @@ done
 
 step "summary"
 .venv/bin/python -m cookbook.testreport "$reports"
+if [ $fast = 0 ]; then
+  # the test-run record the verification dashboard shows (committed from the final fresh-clone CI run);
+  # a failure to write it is reported but does not change the exit status
+  .venv/bin/python -m cookbook.dashboard --record "$reports" --out verification/last-run.json \
+    && echo "test-run record: verification/last-run.json" \
+    || echo "WARNING: could not write verification/last-run.json" >&2
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'FAILED: %s\n' "${failed[@]}"
   exit 1

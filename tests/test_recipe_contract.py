@@ -43,7 +43,10 @@ def test_contract_checker_catches_breakage(tmp_path):
     (dst / pkg / "provenance.py").write_text("# drifted\n")
     (dst / pkg / "leak.py").write_text("import sys\nsys.path.insert(0, '../..')\nfrom cookbook import catalog\n")
     (dst / "Dockerfile").unlink()
+    meta_text = (dst / "recipe.yaml").read_text()
+    (dst / "recipe.yaml").write_text(meta_text.replace("key_packages: [", "key_packages: [not-a-pin, ", 1))
     problems = "\n".join(contract_problems(dst, ENTRY_IDS))
+    assert "field 'key_packages': 'not-a-pin' is not pinned in requirements.txt" in problems
     assert "'requests>=2' is not pinned with ==" in problems
     assert "provenance.py: differs from cookbook/provenance_template.py" in problems
     assert "imports 'cookbook' from outside the recipe folder" in problems
