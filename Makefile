@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test test-fast bench check-catalog sync-vendored sync-provenance audit clean
+.PHONY: serve build test test-fast bench bench-all check-catalog sync-vendored sync-provenance audit clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,11 @@ test-fast: $(STAMP)
 ## bench: run every recipe's bench (writes recipes/*/results/)
 bench:
 	for r in recipes/*/; do $(MAKE) -C $$r bench || exit 1; done
+
+## bench-all: the cross-backend benchmarks (benchmarks/: every recipe server, one at a time, under the bench
+## lock; ~20 min on 2 cores; writes benchmarks/results/); not part of `make test`
+bench-all: $(STAMP)
+	$(BIN)/python -m benchmarks run
 
 ## check-catalog: validate catalog/*.yaml and regenerate catalog/schema.json
 check-catalog: $(STAMP)

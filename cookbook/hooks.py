@@ -7,6 +7,8 @@ is written into docs/):
   comparison tables); ``catalog/schema.json`` (the published JSON Schema); ``catalog/freshness.md``
   (facts due for re-checking, ``cookbook.freshness``); concept pages' fact markers become date badges
 - ``recipes/index.md`` and ``recipes/<name>.md`` from each recipe's README, recipe.yaml and results/
+- ``benchmarks.md`` (the cross-backend benchmarks, ``cookbook.benchpage``) and its plots from
+  ``benchmarks/results/``
 - ``verification.md`` (the verification dashboard, ``cookbook.dashboard``) from every recipe's results and
   metadata and the committed test-run record ``verification/last-run.json``
 - ``notebooks/index.md`` from the notebooks' metadata; ``contributing.md`` from CONTRIBUTING.md
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # mkdocs loads hooks by path; make the package importable
     sys.path.insert(0, str(ROOT))
 
-from cookbook import dashboard, freshness, render, residency  # noqa: E402
+from cookbook import benchpage, dashboard, freshness, render, residency  # noqa: E402
 from cookbook.catalog import CatalogError, json_schema, load_catalog  # noqa: E402
 from cookbook.recipes import load_meta, load_results, recipe_dirs  # noqa: E402
 
@@ -102,6 +104,11 @@ def on_files(files: Files, config) -> Files:
     _gen(files, config, "recipes/index.md",
          render.recipes_index(((m, r) for _, m, r in recipes), entry_pages))
     edits["recipes/index.md"] = "cookbook/render.py"
+    bench = ROOT / "benchmarks" / "results"
+    _gen(files, config, "benchmarks.md", benchpage.benchmarks_page(bench))
+    edits["benchmarks.md"] = "cookbook/benchpage.py"
+    for f in benchpage.page_files(bench):
+        _gen(files, config, f"benchmarks/{f.name}", f.read_bytes())
     _gen(files, config, "verification.md", dashboard.dashboard_page(recipes, dashboard.load_record()))
     edits["verification.md"] = "cookbook/dashboard.py"
     _gen(files, config, "notebooks/index.md", _notebooks_index())

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable
 
-from cookbook import freshness
+from cookbook import benchpage, freshness
 from cookbook.catalog import Entry, Section
 from cookbook.recipes import RESULTS_MARKER, VERIFIED_MARKER, RecipeMeta, read_pins, stale_versions
 
@@ -26,6 +26,9 @@ CUSTOM_ADMONITIONS: dict[str, tuple[str, str]] = {
     "platform": ("material/cloud-outline", "3, 169, 244"),
     "api": ("material/api", "156, 39, 176"),
 }
+
+#: Committed cross-backend benchmark results (``make bench-all``): the decision guide's measured rows.
+BENCH_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
 HOSTING_LABEL = {"self-hosted": "Self-hosted", "managed": "Managed / API", "both": "Both", "n/a": "—"}
 
@@ -197,7 +200,8 @@ def catalog_index(sections: list[Section]) -> str:
             f"correction and dated fact says the month it was last checked against its sources; "
             f"[Freshness](freshness.md) lists the ones due for re-checking.\n\n"
             f'<div class="grid cards" markdown>\n\n{cards}\n</div>\n\n'
-            + decision_guide(sections) + "\n" + comparison_tables(sections))
+            + decision_guide(sections) + "\n" + benchpage.decision_section(BENCH_RESULTS) + "\n"
+            + comparison_tables(sections))
 
 
 # ----------------------------------------------------------------------------- recipes

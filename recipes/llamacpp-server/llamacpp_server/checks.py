@@ -322,6 +322,29 @@ def _check_messages(payload: dict) -> None:
         if role not in CHAT_ROLES:
             raise ApiError(400, f"messages[{i}].role must be one of {', '.join(CHAT_ROLES)} (got {str(role)[:40]!r})",
                            "invalid_value", f"messages[{i}].role")
+        _flatten_text_parts(msg, i)
+
+
+def _flatten_text_parts(msg: dict, i: int) -> None:
+    """OpenAI content parts (``content: [{"type": "text", "text": ...}, ...]``) -> one string, in place.
+
+    The OpenAI API accepts either form; the GGUF chat templates render only strings (a list makes the
+    template fail). Text parts are joined with newlines, as vLLM does for text-only models
+    (``vllm.entrypoints.chat_utils``). Any other part type (``image_url``, ``input_audio``, ``file``) is a
+    400: the served models are text-only.
+    """
+    content = msg.get("content")
+    if not isinstance(content, list):
+        return
+    texts = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind != "text" or not isinstance(part.get("text"), str):
+            raise ApiError(400, f"messages[{i}].content[{j}]: only text content parts are supported by these "
+                           f"text-only models (got type {str(kind)[:40]!r})", "invalid_value",
+                           f"messages[{i}].content[{j}]")
+        texts.append(part["text"])
+    msg["content"] = "\n".join(texts)
 
 
 def _check_response_format(payload: dict) -> None:

