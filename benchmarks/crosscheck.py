@@ -32,7 +32,7 @@ from cookbook import provenance_template as prov
 
 from . import loadgen
 from .config import REPO, Target, Workload
-from .runner import eog_logit_bias, model_block, model_id, recipe_versions, request_extras, warmup
+from .runner import eog_logit_bias, model_block, model_id, recipe_versions, request_extras, wait_quiet, warmup
 from .server import Served
 
 log = logging.getLogger("benchmarks")
@@ -98,6 +98,7 @@ def chat_check(target: Target, c: int, n: int, wl: Workload, tmp: Path) -> dict[
         srv.start()
         mid = model_id(target, srv.url)
         warmup("chat", target, srv.url, mid, wl, extras)
+        quiet = wait_quiet()  # (seconds waited, 1-min load): as the runner does before a backend
         ours = loadgen.run_chat_level(srv.url, mid, c, n, plist, wl.output_tokens, extras, wl.request_timeout_s)
         body = {k: v for k, v in extras.items() if k not in ("stream_options",)}
         theirs = _vllm_bench(["--backend", "openai-chat", "--base-url", srv.url, "--endpoint", "/v1/chat/completions",
@@ -123,8 +124,10 @@ def chat_check(target: Target, c: int, n: int, wl: Workload, tmp: Path) -> dict[
          "mean_output_tokens": round(theirs["total_output_tokens"] / max(1, theirs["completed"]), 2),
          "client_cpu_share": theirs["client_cpu_share"], "client_cpu_pct": theirs["client_cpu_pct"], "client_cpu_s": theirs["client_cpu_s"],
          "client_wall_s": theirs["client_wall_s"], "command": theirs["command"]}
-    return _finish("chat", target, c, None, n, a, b,
-                   ["output_tokens_per_s", "ttft_p50_ms", "tpot_p50_ms", "e2e_p50_ms"], srv)
+    r = _finish("chat", target, c, None, n, a, b,
+                ["output_tokens_per_s", "ttft_p50_ms", "tpot_p50_ms", "e2e_p50_ms"], srv)
+    r["quiet_wait_s"], r["load_avg_1m_at_measure"] = quiet
+    return r
 
 
 def embed_check(target: Target, c: int, n: int, wl: Workload, tmp: Path) -> dict[str, Any]:
@@ -137,6 +140,7 @@ def embed_check(target: Target, c: int, n: int, wl: Workload, tmp: Path) -> dict
         srv.start()
         mid = model_id(target, srv.url)
         warmup("embeddings", target, srv.url, mid, wl, {})
+        quiet = wait_quiet()  # (seconds waited, 1-min load): as the runner does before a backend
         ours = loadgen.run_embed_level(srv.url, target.api, mid, c, n, 1, sents, wl.request_timeout_s)
         theirs = _vllm_bench(["--backend", "openai-embeddings", "--base-url", srv.url, "--endpoint", "/v1/embeddings",
                               "--model", mid, "--tokenizer", str(TOKENIZERS["embeddings"]), "--dataset-name", "sharegpt",
@@ -152,7 +156,9 @@ def embed_check(target: Target, c: int, n: int, wl: Workload, tmp: Path) -> dict
          "completed": theirs["completed"], "client_cpu_share": theirs["client_cpu_share"], "client_cpu_pct": theirs["client_cpu_pct"],
          "client_cpu_s": theirs["client_cpu_s"], "client_wall_s": theirs["client_wall_s"],
          "command": theirs["command"]}
-    return _finish("embeddings", target, c, 1, n, a, b, ["requests_per_s", "e2e_p50_ms"], srv)
+    r = _finish("embeddings", target, c, 1, n, a, b, ["requests_per_s", "e2e_p50_ms"], srv)
+    r["quiet_wait_s"], r["load_avg_1m_at_measure"] = quiet
+    return r
 
 
 def _finish(task: str, t: Target, c: int, batch: int | None, n: int, a: dict, b: dict, keys: list[str],
@@ -164,10 +170,13 @@ def _finish(task: str, t: Target, c: int, batch: int | None, n: int, a: dict, b:
             "versions": recipe_versions(t), "model": model_block(t), "server": srv.info()}
 
 
-#: (task, backend id, concurrency) of the full cross-check.
-#: Chat against vLLM, not llama.cpp: vllm bench's openai-chat client sends the message content as a list of
-#: parts ([{"type": "text", ...}]), which the llama.cpp recipe's chat template cannot render (400).
-POINTS = [("chat", "vllm", 4), ("embeddings", "onnx", 8)]
+#: (task, backend id, concurrency, requests per concurrency) of the full cross-check.
+#: Chat against vLLM, the tool's own server (the llama.cpp recipe accepts the content-part messages vllm bench's
+#: openai-chat client sends since 2026-12-02; before, its chat template could not render them: 400).
+#: The fourth field: requests per unit of concurrency. Chat keeps the levels' 10 x concurrency (40 requests, ~9 s);
+#: embeddings take 100 x (800 requests, a few seconds): at 10 x the point lasts ~0.25 s and two tools disagree
+#: by more than the tolerance from noise alone (seen: -12 % req/s, +23 % p50 with 80 requests).
+POINTS = [("chat", "vllm", 4, 10), ("embeddings", "onnx", 8, 100)]
 
 
 def run_crosscheck(targets: dict[str, list[Target]], wl: Workload, out_dir: Path, smoke: bool,
@@ -176,10 +185,10 @@ def run_crosscheck(targets: dict[str, list[Target]], wl: Workload, out_dir: Path
     A failing check is recorded with its reason, not raised."""
     checks = []
     with tempfile.TemporaryDirectory(prefix="bench-crosscheck-") as td:
-        for task, bid, c in POINTS:
+        for task, bid, c, per in POINTS:
             t = next(x for x in targets[task] if x.id == bid)
             cc = 2 if smoke else c
-            n = 2 * cc if smoke else wl.prompts_per_level * cc
+            n = 2 * cc if smoke else per * cc
             la = round(os.getloadavg()[0], 2)
             try:
                 fn = chat_check if task == "chat" else embed_check

@@ -120,6 +120,22 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+#: A backend's levels start once the 1-minute load average is at most this (or after QUIET_WAIT_S): the
+#: previous backend's shutdown and this one's start-up (vLLM compiles) keep the cores busy for a while.
+QUIET_LOAD = 1.0
+QUIET_WAIT_S = 150.0
+
+
+def wait_quiet(limit: float = QUIET_LOAD, max_wait_s: float = QUIET_WAIT_S) -> tuple[float, float]:
+    """Sleep until the 1-minute load average is <= ``limit`` or ``max_wait_s`` passed (the server is up and
+    idle meanwhile). Returns (seconds waited, load average then). The 1-minute figure decays with a 60 s time
+    constant (Linux ``CALC_LOAD``), so from 3 to 1 takes about a minute of idle."""
+    t0 = time.monotonic()
+    while os.getloadavg()[0] > limit and time.monotonic() - t0 < max_wait_s:
+        time.sleep(2)
+    return round(time.monotonic() - t0, 1), _load()
+
+
 def warmup(task: str, target: Target, url: str, mid: str, wl: Workload, extras: dict[str, Any]) -> dict[str, Any]:
     """One untimed request (not part of any level); returns its e2e seconds and whether it succeeded."""
     if task == "chat":
@@ -129,9 +145,11 @@ def warmup(task: str, target: Target, url: str, mid: str, wl: Workload, extras: 
     return {"ok": lv["completed"] == 1, "e2e_ms": (lv["e2e"] or {}).get("max_ms"), "errors": lv["errors"]}
 
 
-def run_backend(task: str, target: Target, wl: Workload, bias: dict[str, float] | None) -> dict[str, Any]:
+def run_backend(task: str, target: Target, wl: Workload, bias: dict[str, float] | None,
+                quiet: bool = True) -> dict[str, Any]:
     """Start ``target``, run every level of ``wl`` against it, stop it (always). Never raises for a backend
-    failure: the entry then has ``status: "failed"`` and the reason."""
+    failure: the entry then has ``status: "failed"`` and the reason. ``quiet``: before the first level, wait for
+    the machine to be quiet (:func:`wait_quiet`; the smoke run does not)."""
     entry: dict[str, Any] = {"id": target.id, "label": target.label, "recipe": target.recipe,
                              "catalog": target.catalog, "api": target.api, "notes": target.notes,
                              "levels": [], "status": "ok", "reason": None}
@@ -143,7 +161,7 @@ def run_backend(task: str, target: Target, wl: Workload, bias: dict[str, float] 
     entry["model"] = model_block(target)
     extras = request_extras(target, bias) if task == "chat" else {}
     entry["request_extras"] = sorted(extras)
-    entry["load_avg_1m_at_start"] = _load()
+    entry["load_avg_1m_at_launch"] = entry["load_avg_1m_at_start"] = _load()
     t0 = time.monotonic()
     srv = Served(target)
     try:
@@ -154,6 +172,8 @@ def run_backend(task: str, target: Target, wl: Workload, bias: dict[str, float] 
         entry["model_id"] = mid
         # one untimed request first (as vllm bench serve's test prompt): lazy initialisation is not a level's
         entry["warmup"] = warmup(task, target, srv.url, mid, wl, extras)
+        if quiet:
+            entry["quiet_wait_s"], entry["load_avg_1m_at_start"] = wait_quiet()
         if task == "chat":
             # every request of the run gets its own prompt: no level reuses one that an earlier level put into
             # a prefix cache (vLLM caches prefixes by default)
@@ -195,12 +215,15 @@ def add_cost(task: str, entry: dict[str, Any], prices: Prices) -> None:
     batch) at the level with the highest throughput, on the ``prices`` instance."""
     if entry["status"] != "ok" or not entry["levels"]:
         return
+    clean = [lv for lv in entry["levels"] if not lv["failed"]]  # a level with failures is not a throughput
+    if not clean:
+        return
     if task == "chat":
-        best = max(entry["levels"], key=lambda lv: lv["output_tokens_per_s"] or 0)
+        best = max(clean, key=lambda lv: lv["output_tokens_per_s"] or 0)
         rate, unit = best["output_tokens_per_s"], "output tokens"
     else:
-        big = max(lv["batch"] for lv in entry["levels"])
-        best = max((lv for lv in entry["levels"] if lv["batch"] == big), key=lambda lv: lv["embeddings_per_s"] or 0)
+        big = max(lv["batch"] for lv in clean)
+        best = max((lv for lv in clean if lv["batch"] == big), key=lambda lv: lv["embeddings_per_s"] or 0)
         rate, unit = best["embeddings_per_s"], "embeddings"
     entry["cost"] = {"usd_per_million": sig(stats.cost_per_million(prices.usd_per_hour, rate or 0)),
                      "unit": unit, "units_per_s": rate, "at_concurrency": best["concurrency"],
@@ -224,9 +247,12 @@ def ratios(task: str, backends: list[dict[str, Any]], wl: Workload) -> list[dict
 
     def compare(rid: str, what: str, key: str, c: int, batch: int | None, unit: str, higher: bool = True,
                 pct: str | None = None) -> None:
-        vals = []
+        vals, dropped = [], []
         for b in ok:
             lv = _level(b, c, batch)
+            if lv and lv["failed"]:  # not comparable: say so instead of ranking it
+                dropped.append(f"{b['label']} left out: {lv['failed']} of {lv['requests']} requests failed")
+                continue
             v = (lv or {}).get(key) if pct is None else ((lv or {}).get(key) or {}).get(pct)
             if v:
                 vals.append((v, b))
@@ -239,7 +265,8 @@ def ratios(task: str, backends: list[dict[str, Any]], wl: Workload) -> list[dict
         cond = (f"{wl.input_words} random words in, {wl.output_tokens} tokens out" if task == "chat"
                 else f"sentences of {wl.sentence_words} random words")
         text = f"{what} at concurrency {c}" + (f", batch {batch}" if batch else "") + f" ({cond})" + \
-            f": {best['label']} with {num(bv)} {unit} (vs " + "; ".join(parts) + ")"
+            f": {best['label']} with {num(bv)} {unit} (vs " + "; ".join(parts) + ")" + \
+            ("".join(f"; {d}" for d in dropped))
         out.append({"id": rid, "text": text, "best": best["id"], "value": bv,
                     "values": {o["id"]: ov for ov, o in vals},
                     "factors": {o["id"]: sig(bv / ov if higher else ov / bv, 3) for ov, o in rest}})
@@ -277,7 +304,7 @@ def run_task(task: str, targets: list[Target], wl: Workload, prices: Prices, out
     }
     t0 = time.monotonic()
     for t in targets:
-        e = run_backend(task, t, wl, bias)
+        e = run_backend(task, t, wl, bias, quiet=not smoke)
         add_cost(task, e, prices)
         res["backends"].append(e)
         log.info("%s: %s %s", t.id, e["status"], e.get("reason") or "")

@@ -31,8 +31,10 @@ recipe's venv, the recipe's defaults; only the address and what the workload nee
 every override is listed below), waits for the first 200 from its readiness path, drives it with **one load
 generator** (`benchmarks/loadgen.py`, async httpx) and **one workload per task**, samples the resident memory
 of the server's whole process tree, and stops it (SIGTERM to the process group) before the next one starts.
-The whole run holds the machine-wide bench lock and records the 1-minute load average at the start and end
-of every backend.
+The whole run holds the machine-wide bench lock. After a backend is ready and has answered one untimed
+warm-up request, its first level waits until the 1-minute load average is at most 1.0 (at most 150 s, the
+server up and idle), so that the previous backend's shutdown and this one's start-up are not measured; the
+load average at that moment and at the end of the backend is recorded.
 
 - **Closed loop**: at concurrency *c* exactly *c* requests are in flight; a new one starts when one
   finishes (as `vllm bench serve --max-concurrency c --request-rate inf`). `num_prompts = 10 × concurrency`.
@@ -49,6 +51,8 @@ of every backend.
 - **Peak RSS**: the largest sum of RSS over the server's process tree (psutil, every 0.5 s). Shared pages
   count once per process, so it is an upper bound.
 - **Cold start**: from launching `make serve` to the first 200 from the readiness path.
+- **Short levels**: an embeddings level of 10 × concurrency requests lasts from tens of milliseconds (one
+  sentence, concurrency 1) to a few seconds; read small differences at low concurrency as noise.
 - **Client CPU share**: the load generator's own CPU time / wall time / logical cores. On a small machine
   the client competes with the server for the same cores.
 - **Dynamic vs continuous batching**: the llama.cpp recipe generates one sequence at a time
@@ -78,13 +82,15 @@ LAT_CHAT_COLS = ("| Backend | concurrency | TTFT ms p50 / p90 / p99 | TPOT ms p5
                  "|---|---|---|---|---|---|---|---|\n")
 EMB_COLS = ("| Backend | batch | concurrency | requests ok / sent | embeddings/s | requests/s | latency ms p50 / p90 / p99 "
             "| client CPU % |\n|---|---|---|---|---|---|---|---|\n")
-SERVER_COLS = ("| Backend | recipe | status | cold start s | peak RSS MiB | load at start / end | request extras | notes |\n"
+SERVER_COLS = ("| Backend | recipe | status | cold start s | peak RSS MiB | load at first level / end | request extras | notes |\n"
                "|---|---|---|---|---|---|---|---|\n")
 COST_COLS = "| Backend | USD per 1M | of | at throughput | concurrency | batch |\n|---|---|---|---|---|---|\n"
 CC_COLS = "| Measure | runner | vllm bench serve | difference % |\n|---|---|---|---|\n"
 RATIOS_H = "## The comparisons in words\n"
 CC_H = "## Cross-check with vllm bench serve\n"
-CC_TEXT = ("The same point (same server instance, same output length, request count and concurrency; prompts "
+CC_TEXT = ("The same point (same server instance, same output length, request count and concurrency; for embeddings "
+           "100 × concurrency requests, not the levels' 10 ×, so that the point lasts seconds rather than a quarter "
+           "of one; prompts "
            "of the same kind: two disjoint sets from the runner's generator, so that the second tool does not hit "
            "the prefix cache the first one filled) measured by the runner and by `vllm bench serve` (from "
            "`recipes/vllm-cpu/.venv`, vLLM's `sharegpt` dataset reading a file in that format, "
