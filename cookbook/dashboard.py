@@ -371,7 +371,8 @@ def _benchmarks(root: Path) -> list[dict[str, Any]]:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data.get("date"):
+        # the per-task result files; crosscheck.json (``kind: crosscheck``) has no backends of its own
+        if isinstance(data, dict) and data.get("date") and data.get("kind", "cross-backend") == "cross-backend":
             out.append({**data, "_file": p.name})
     return out
 

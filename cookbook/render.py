@@ -169,11 +169,14 @@ def _retired(e: Entry) -> bool:
     return any(t.value in ("archived", "maintenance-mode", "status-unknown") for t in e.tags)
 
 
-def decision_guide(sections: list[Section]) -> str:
-    """'Which backend for my latency/cost/hardware?' rendered as a table from entry data."""
+def decision_guide(sections: list[Section], bench_results: Path = BENCH_RESULTS) -> str:
+    """'Which backend for my latency/cost/hardware?' rendered as a table: rows from entry data, then the
+    "which backend is fastest here" rows from the committed cross-backend benchmark (``benchpage``)."""
     rows = ["## Decision guide\n",
             "Start from your constraint; each row lists the catalog entries whose data (tags, hosting, "
-            "hardware, API) matches it. The concept pages explain the trade-offs: "
+            "hardware, API) matches it, and the rows that begin *No GPU;* name the backend that measured best "
+            "in the cookbook's own cross-backend benchmark, with the figures, the machine and the date (the "
+            "[Benchmarks](../benchmarks.md) page has the conditions). The concept pages explain the trade-offs: "
             "[backend considerations](../concepts/backend-considerations.md), "
             "[compute](../concepts/compute.md), [managed APIs](../concepts/managed-apis.md). Projects tagged "
             "`archived`, `maintenance-mode` or `status-unknown` are left out.\n",
@@ -182,6 +185,7 @@ def decision_guide(sections: list[Section]) -> str:
         hits = sorted(((e, s) for s in sections for e in s.entries if pred(e) and not _retired(e)),
                       key=lambda es: es[0].name.casefold())
         rows.append(f"| {question} | {answer} | " + ", ".join(_link(e, s) for e, s in hits) + " |")
+    rows += benchpage.decision_table_rows(bench_results)
     return "\n".join(rows) + "\n"
 
 
@@ -200,8 +204,7 @@ def catalog_index(sections: list[Section]) -> str:
             f"correction and dated fact says the month it was last checked against its sources; "
             f"[Freshness](freshness.md) lists the ones due for re-checking.\n\n"
             f'<div class="grid cards" markdown>\n\n{cards}\n</div>\n\n'
-            + decision_guide(sections) + "\n" + benchpage.decision_section(BENCH_RESULTS) + "\n"
-            + comparison_tables(sections))
+            + decision_guide(sections) + "\n" + comparison_tables(sections))
 
 
 # ----------------------------------------------------------------------------- recipes

@@ -243,6 +243,13 @@ def test_page_numbers_come_from_handmade_results(handmade):
     assert_numbers_from_results(rows, handmade)
     assert benchpage.decision_section(handmade).endswith(rows)
     assert_numbers_from_results(benchpage.decision_section(handmade), handmade)
+    table = benchpage.decision_table_rows(handmade)
+    assert len(table) == rows.count("\n- ") + 1
+    assert all(r.startswith("| No GPU; ") and r.count(" | ") == 2 for r in table)
+    assert "[vLLM](../recipes/llamacpp-server.md): Highest output tokens/s at concurrency 16" in "\n".join(table)
+    assert_numbers_from_results("\n".join(table), handmade)
+    from cookbook import render
+    assert render.decision_guide([], bench_results=handmade).rstrip("\n").endswith(table[-1])
 
 
 def test_page_numbers_come_from_a_tampered_file_fail(handmade):
@@ -262,6 +269,7 @@ def test_committed_page_numbers_come_from_committed_results():
         assert "Smoke results: not measurements" in md
     assert_numbers_from_results(md, results)
     assert_numbers_from_results(benchpage.decision_rows(results), results)
+    assert_numbers_from_results("\n".join(benchpage.decision_table_rows(results)), results)
     for f in benchpage.page_files(results):
         assert f.suffix == ".png" and f.stat().st_size > 10_000
 
@@ -277,3 +285,21 @@ def test_plots_and_a_failed_crosscheck_render(handmade):
     md = benchpage.benchmarks_page(handmade)
     assert "differ by more than 10 %" in md and "21.7 % for vllm bench serve" in md
     assert_numbers_from_results(md, handmade)
+
+
+def test_a_level_with_failed_requests_is_left_out_of_ratios_and_cost():
+    """A level where the server shed requests (e.g. 503 queue_full) is not a throughput: the comparison names it
+    as left out, and the backend's cost comes from its best level without failures."""
+    prices, wl = config.load_prices(), config.Workload()
+    levels = [_level_emb(c, b, 150.0 * b ** 0.5) for b in wl.embed_batches for c in wl.embed_levels]
+    shed = next(lv for lv in levels if lv["concurrency"] == max(wl.embed_levels) and lv["batch"] == max(wl.embed_batches))
+    shed.update(failed=296, completed=shed["requests"] - 296, embeddings_per_s=9999.0)
+    a = _backend("onnx", "FastAPI", levels, "embeddings", prices)
+    b = _backend("triton", "Triton", [_level_emb(c, bt, 120.0 * bt ** 0.5) for bt in wl.embed_batches
+                                      for c in wl.embed_levels], "embeddings", prices)
+    c = _backend("vllm-embed", "vLLM", [_level_emb(c, bt, 100.0 * bt ** 0.5) for bt in wl.embed_batches
+                                        for c in wl.embed_levels], "embeddings", prices)
+    r = {x["id"]: x for x in runner.ratios("embeddings", [a, b, c], wl)}["embed-throughput-batch"]
+    assert r["best"] == "triton" and set(r["values"]) == {"triton", "vllm-embed"}
+    assert "FastAPI left out: 296 of" in r["text"]
+    assert a["cost"]["units_per_s"] != 9999.0 and a["cost"]["at_concurrency"] != max(wl.embed_levels)

@@ -349,6 +349,7 @@ def test_every_number_on_the_page_comes_from_the_data(record: dict) -> None:
     'not quiet' threshold; only counts of recipes (0..number of recipes) are computed by the page itself."""
     page = dashboard.dashboard_page(RECIPES, record)
     sources = [json.dumps(record), str(dashboard.QUIET_LOAD_MAX)]
+    sources += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "benchmarks" / "results").glob("*.json"))]
     for d, meta, results in RECIPES:
         sources += [json.dumps(results), meta.model_dump_json(), json.dumps(read_pins(d / "requirements.txt")[0]),
                     str(dashboard.gpu_test_count(d))]
