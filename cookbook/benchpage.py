@@ -350,39 +350,6 @@ def benchmarks_page(results_dir: Path) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def decision_rows(results: Path | Mapping[str, Any], page_link: str = "../benchmarks.md") -> str:
-    """Markdown bullet rows for the catalog index's decision guide ("which backend"), one per measured
-    comparison: the fact, the figures, the machine and the date. ``results``: the results folder or
-    :func:`load_results`' mapping; ``page_link``: the Benchmarks page relative to the page the rows go on
-    (default: from ``catalog/index.md``). Empty string when nothing was measured."""
-    res = load_results(results) if isinstance(results, (str, Path)) else results
-    rows = []
-    for k in ("chat", "embeddings"):
-        r = res.get(k)
-        if not r:
-            continue
-        h = r["hardware"]
-        where = (f"measured on {h['cpu']}, {num(h['logical_cores'])} cores, "
-                 f"{'no GPU' if not h.get('gpu') else h['gpu']}, {r['date'][:10]}"
-                 + (" (smoke run, not a measurement)" if r.get("smoke") else ""))
-        for x in r.get("ratios", []):
-            rows.append(f"- {x['text']}; {where} ([Benchmarks]({page_link})).")
-    return "\n".join(rows) + ("\n" if rows else "")
-
-
-DECISION_H = ("### Measured here: which backend was fastest\n\n"
-              "From the cross-backend benchmark (one load generator, one workload, one server at a time; "
-              "conditions and every figure on the Benchmarks page):\n\n")
-
-
-def decision_section(results: Path | Mapping[str, Any], page_link: str = "../benchmarks.md") -> str:
-    """:func:`decision_rows` under a heading, for the catalog index's decision guide; "" without results."""
-    rows = decision_rows(results, page_link)
-    return DECISION_H + rows if rows else ""
-
-STATIC.append(DECISION_H)
-
-
 #: The decision guide's question for each measured comparison (``ratios[].id`` in the results).
 QUESTIONS = {
     "chat-throughput-max": "No GPU; chat for many concurrent users: which backend gives the most tokens/s?",
