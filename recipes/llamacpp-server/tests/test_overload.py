@@ -70,7 +70,9 @@ def test_burst_beyond_capacity_is_refused_not_hung(small_server, eos_ban):
 
 def test_queue_timeout_is_503(small_server, eos_ban):
     results: list = []
-    first = threading.Thread(target=_drain, args=(small_server.url, _long_body(eos_ban), results))
+    # 4 x LONG_GEN tokens: the first request must hold the only slot well past the 1.5 s queue timeout on a fast,
+    # quiet machine too (160 tokens took under 2 s there, so the queued request was admitted and got 200)
+    first = threading.Thread(target=_drain, args=(small_server.url, _long_body(eos_ban, 4 * LONG_GEN), results))
     first.start()
     time.sleep(0.5)  # the first request holds the only slot
     t0 = time.monotonic()
