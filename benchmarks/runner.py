@@ -298,7 +298,7 @@ def run_task(task: str, targets: list[Target], wl: Workload, prices: Prices, out
         "title": f"Cross-backend {task} benchmark (one load generator, one workload, one server at a time)",
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git_revision": prov.git_revision(REPO), "python": platform.python_version(),
-        "runner_versions": prov.installed_versions(["httpx", "numpy", "psutil", "matplotlib", "pydantic"]),
+        "runner_versions": prov.installed_versions(["httpx", "aiohttp", "numpy", "psutil", "matplotlib", "pydantic"]),
         "workload": wl.model_dump(), "prices": prices.model_dump(), "eog_tokens_banned": len(bias or {}),
         "backends": [],
     }
