@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ollama's REST API with curl. OLLAMA_HOST is read like Ollama's own clients do (default 127.0.0.1:11434).
 set -euo pipefail
+# (cut, not head: head exits after its bytes, curl then fails writing with exit 23 and pipefail fails the script)
 host="${OLLAMA_HOST:-127.0.0.1:11434}"
 case "$host" in http://*|https://*) base="$host" ;; *) base="http://$host" ;; esac
 
@@ -25,7 +26,7 @@ echo
 
 # Embeddings from the embedding model (one vector per input, L2-normalised)
 curl -sS "$base/api/embed" -d '{"model": "minilm-local", "input": ["a cat sits on the mat", "a kitten rests"]}' \
-  | head -c 300
+  | cut -c 1-300
 echo
 
 # Models on disk, models in memory (with expires_at from keep_alive)

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal, Optional, Union
+from typing import Annotated, Any, AsyncIterator, Literal, Optional, Union
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -58,14 +58,17 @@ class DrainState:
         self.inflight += 1
 
     def leave(self) -> None:
-        self.inflight = max(0, self.inflight - 1)
+        # No clamp at 0, so enter/leave commute: Ray orders actor tasks only per submitter (and only tasks that
+        # never retry); a leave run before its enter would, with a clamp, leave a permanent +1 that holds a drain
+        # until its timeout (a drain test once saw the count stay at 1 for 60 s). ``status`` reports max(0, n).
+        self.inflight -= 1
 
     def begin_drain(self) -> None:
         self.draining = True
 
     def status(self) -> tuple[bool, int]:
         """``(draining, requests in flight)``."""
-        return self.draining, self.inflight
+        return self.draining, max(0, self.inflight)
 
 
 def state_actor():
@@ -153,6 +156,10 @@ class Chat:
         with self.lock:
             return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False)) + 3
 
+    def n_vocab(self) -> int:
+        """Vocabulary size of the GGUF (valid ``logit_bias`` keys are token ids in ``[0, n_vocab)``)."""
+        return int(self.llm.n_vocab())
+
     def complete(self, req: dict) -> dict:
         """``llama_cpp.Llama.create_chat_completion(**req)`` (OpenAI response dict)."""
         with self.lock:
@@ -194,12 +201,40 @@ class EmbeddingsRequest(_Strict):
     _chk = field_validator("input")(classmethod(lambda cls, v: _utf8(v)))
 
 
+class ContentPart(_Strict):
+    """One OpenAI content part. Only ``{"type": "text", "text": ...}`` is served (the models are text-only);
+    any other ``type`` (``image_url``, ``input_audio``, ``file``) is answered 400 by the route."""
+
+    type: str = Field(max_length=64)
+    text: Optional[str] = Field(None, max_length=1_000_000)
+    _chk = field_validator("text")(classmethod(lambda cls, v: _utf8(v)))
+
+
 class Message(_Strict):
-    """One chat message; ``content`` is text."""
+    """One chat message; ``content`` is a string or a list of text content parts (joined with newlines)."""
 
     role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=1_000_000)
+    content: Union[Annotated[str, Field(max_length=1_000_000)], Annotated[list[ContentPart], Field(max_length=1024)]]
     _chk = field_validator("content")(classmethod(lambda cls, v: _utf8(v)))
+
+    def text(self, i: int) -> str:
+        """The content as one string: text parts joined with ``"\\n"``, as vLLM does for text-only models
+        (``vllm.entrypoints.chat_utils``) and the llama.cpp recipe does. Raises :class:`ApiError` 400 for any
+        other part type; ``i`` is the message's index, for the error's ``param``."""
+        if isinstance(self.content, str):
+            return self.content
+        texts = []
+        for j, part in enumerate(self.content):
+            if part.type != "text" or part.text is None:
+                raise ApiError(400, f"messages[{i}].content[{j}]: only text content parts are supported by this "
+                                    f"text-only model (got type {part.type[:40]!r})", f"messages[{i}].content[{j}]",
+                               "invalid_value")
+            texts.append(part.text)
+        return "\n".join(texts)
+
+
+#: ``logit_bias`` values: the OpenAI API reference allows -100..100.
+MAX_LOGIT_BIAS = 100.0
 
 
 class ChatRequest(_Strict):
@@ -217,6 +252,9 @@ class ChatRequest(_Strict):
     seed: Optional[int] = Field(None, ge=-(2 ** 31), le=2 ** 31 - 1)
     presence_penalty: Optional[float] = Field(None, ge=-2, le=2)
     frequency_penalty: Optional[float] = Field(None, ge=-2, le=2)
+    logit_bias: Optional[dict[str, float]] = Field(
+        None, max_length=1024, description="Token id (decimal string) -> bias in [-100, 100], added to the logits "
+                                           "(OpenAI semantics; -100 bans the token).")
 
 
 class ErrorDetail(BaseModel):
@@ -333,6 +371,7 @@ class Ingress:
         servekit.configure_logging(self.s.log_level)
         self.embedder, self.chat = embedder, chat
         self.key = self.s.api_key.get_secret_value()
+        self._n_vocab: Optional[int] = None  # the chat model's vocabulary size, asked of a Chat replica once
         self.state = state_actor()
         self._status, self._status_at = (servekit.LOADING, "model replicas are starting"), 0.0
         from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -519,7 +558,7 @@ class Ingress:
             if max_tokens > self.s.max_tokens_limit:
                 raise ApiError(400, f"max_tokens must be at most {self.s.max_tokens_limit}", "max_tokens",
                                "invalid_request")
-            messages = [m.model_dump(include={"role", "content"}) for m in req.messages]
+            messages = [{"role": m.role, "content": m.text(i)} for i, m in enumerate(req.messages)]
             chars = sum(len(m["content"]) for m in messages)
             if chars > self.s.n_ctx * 8:  # cheap bound before tokenising: > 8 chars per token never fits
                 raise ApiError(400, f"messages exceed the context window of {self.s.n_ctx} tokens",
@@ -533,6 +572,8 @@ class Ingress:
                 v = getattr(req, k)
                 if v is not None:
                     params[k] = v
+            if req.logit_bias:
+                params["logit_bias"] = await self._logit_bias(req.logit_bias)
             if not req.stream:
                 out = await self._call("Chat", self.chat, "complete", params)
                 out["model"] = req.model
@@ -540,6 +581,23 @@ class Ingress:
             gen = self.chat.options(stream=True).stream.remote(params)
             return StreamingResponse(self._sse(gen, req.model), media_type="text/event-stream")
         return await self._track("chat", go)
+
+    async def _logit_bias(self, bias: dict[str, float]) -> dict[int, float]:
+        """``{"<token id>": bias}`` -> ``{id: bias}`` for llama.cpp; raises :class:`ApiError` 400 for a key that
+        is not a token id in ``[0, n_vocab)`` (llama-cpp-python indexes the logits array with it: past the
+        vocabulary that is an IndexError, a 500) or a value outside [-100, 100]."""
+        if self._n_vocab is None:
+            self._n_vocab = await self._call("Chat", self.chat, "n_vocab")
+        out = {}
+        for key, value in bias.items():
+            if not (key.isascii() and key.isdigit() and int(key) < self._n_vocab):
+                raise ApiError(400, f"logit_bias keys must be token ids in [0, {self._n_vocab}) (got {key[:40]!r})",
+                               "logit_bias", "invalid_value")
+            if not -MAX_LOGIT_BIAS <= value <= MAX_LOGIT_BIAS:
+                raise ApiError(400, f"logit_bias values must be numbers in [-{MAX_LOGIT_BIAS:g}, {MAX_LOGIT_BIAS:g}]",
+                               "logit_bias", "invalid_value")
+            out[int(key)] = float(value)
+        return out
 
     async def _sse(self, gen, model: str) -> AsyncIterator[bytes]:
         self.state.enter.remote()

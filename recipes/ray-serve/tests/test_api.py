@@ -62,6 +62,37 @@ def test_chat_completion_and_stream(server):
     assert len(chunks) >= 2 and text.strip()
 
 
+def test_chat_accepts_openai_text_content_parts(server):
+    """Content parts are the same prompt as the joined string: greedy decoding gives the same answer."""
+    c = _openai(server)
+    ask = lambda content: c.chat.completions.create(  # noqa: E731
+        model="SmolLM2-135M-Instruct", max_tokens=8, temperature=0, seed=1,
+        messages=[{"role": "user", "content": content}]).choices[0].message.content
+    parts = [{"type": "text", "text": "What is the capital"}, {"type": "text", "text": "of France?"}]
+    assert ask(parts) == ask("What is the capital\nof France?") and ask(parts).strip()
+
+
+def test_logit_bias_bans_end_of_generation(server):
+    """logit_bias -100 on the end-of-generation tokens (as the cross-backend bench sends) forces max_tokens
+    tokens; the same request without it stops early on a prompt that asks for one word."""
+    c = _openai(server)
+    msgs = [{"role": "user", "content": "Answer with one word: what colour is the sky?"}]
+    free = c.chat.completions.create(model="SmolLM2-135M-Instruct", max_tokens=16, temperature=0, messages=msgs)
+    assert free.choices[0].finish_reason == "stop" and free.usage.completion_tokens < 16
+    import llama_cpp
+
+    from ray_serve_recipe.deployments import _gguf_path
+    from ray_serve_recipe.settings import Settings
+
+    vocab_only = llama_cpp.Llama(model_path=_gguf_path(Settings()), vocab_only=True, verbose=False)
+    eog = {str(i): -100 for i in range(vocab_only.n_vocab())
+           if llama_cpp.llama_vocab_is_eog(vocab_only._model.vocab, i)}
+    assert eog  # SmolLM2's GGUF marks 0, 2 and 4 as end-of-generation
+    forced = c.chat.completions.create(model="SmolLM2-135M-Instruct", max_tokens=16, temperature=0, messages=msgs,
+                                       logit_bias=eog)
+    assert forced.choices[0].finish_reason == "length" and forced.usage.completion_tokens == 16
+
+
 def test_metrics_open_without_key(server):
     r = httpx.get(server.url + "/metrics", timeout=10)
     assert r.status_code == 200 and "recipe_requests_total" in r.text

@@ -31,6 +31,13 @@ CASES = [
     (C, j({**CV, "max_tokens": 33}), 400), (C, j({**CV, "model": "nope"}), 404), (C, j({**CV, "stop": {"a": 1}}), 422),
     (C, j({**CV, "messages": [{"role": "user", "content": "hello " * 20000}]}), 400),
     (C, j({**CV, "messages": [{"role": "wizard", "content": "hi"}]}), 422),
+    (C, j({**CV, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}), 400),
+    (C, j({**CV, "messages": [{"role": "user", "content": [{"type": "text"}]}]}), 400),
+    (C, j({**CV, "messages": [{"role": "user", "content": [{"text": "hi"}]}]}), 422),
+    (C, j({**CV, "messages": [{"role": "user", "content": [7]}]}), 422),
+    (C, j({**CV, "logit_bias": {"abc": -100}}), 400), (C, j({**CV, "logit_bias": {"99999999": -100}}), 400),
+    (C, j({**CV, "logit_bias": {"2": -101}}), 400), (C, j({**CV, "logit_bias": {"2": "ban"}}), 422),
+    (C, j({**CV, "logit_bias": [2]}), 422),
 ]
 
 
