@@ -54,7 +54,9 @@ load average at that moment and at the end of the backend is recorded.
   count once per process, so it is an upper bound.
 - **Cold start**: from launching `make serve` to the first 200 from the readiness path.
 - **Short levels**: an embeddings level of 10 × concurrency requests lasts from tens of milliseconds (one
-  sentence, concurrency 1) to a few seconds; read small differences at low concurrency as noise.
+  sentence, concurrency 1) to a few seconds. Between two full runs on this machine single embeddings points
+  moved by more than the gap between some backends, the one-sentence levels most; read the shape across levels,
+  not one point.
 - **Client CPU share**: the load generator's own CPU time / wall time / logical cores. On a small machine
   the client competes with the server for the same cores.
 - **Dynamic vs continuous batching**: the llama.cpp recipe generates one sequence at a time
