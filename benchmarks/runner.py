@@ -87,12 +87,10 @@ def model_block(target: Target) -> dict[str, Any]:
 
 def eog_logit_bias() -> dict[str, float]:
     """``logit_bias`` banning SmolLM2's end-of-generation tokens, computed by the llama.cpp recipe's own
-    ``llamacpp_server.models.eog_logit_bias`` in its venv (vocabulary only, no weights loaded)."""
+    ``python -m llamacpp_server.eog`` in its venv (vocabulary only, no weights loaded)."""
     d = REPO / "recipes" / "llamacpp-server"
-    code = ("import json; from llama_cpp import Llama; from llamacpp_server.models import eog_logit_bias, smollm2_path;"
-            "print(json.dumps(eog_logit_bias(Llama(model_path=str(smollm2_path()), vocab_only=True, verbose=False))))")
-    out = subprocess.run([str(d / ".venv" / "bin" / "python"), "-c", code], cwd=d, capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run([str(d / ".venv" / "bin" / "python"), "-m", "llamacpp_server.eog"], cwd=d,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -110,10 +110,8 @@ def backend_pair():
 
 
 def eog_ban() -> dict[str, float]:
-    """``logit_bias`` -100 on SmolLM2's end-of-generation tokens, from the llama.cpp recipe's own
-    ``eog_logit_bias`` in its venv (vocabulary only): a generation then runs to ``max_tokens``."""
-    code = ("import json; from llama_cpp import Llama; from llamacpp_server.models import eog_logit_bias, smollm2_path;"
-            "print(json.dumps(eog_logit_bias(Llama(model_path=str(smollm2_path()), vocab_only=True, verbose=False))))")
-    out = subprocess.run([str(BACKEND_DIR / ".venv/bin/python"), "-c", code], cwd=BACKEND_DIR, check=True,
-                         capture_output=True, text=True, timeout=120).stdout
+    """``logit_bias`` -100 on SmolLM2's end-of-generation tokens, from the llama.cpp recipe's
+    ``python -m llamacpp_server.eog`` in its venv (vocabulary only): a generation then runs to ``max_tokens``."""
+    out = subprocess.run([str(BACKEND_DIR / ".venv/bin/python"), "-m", "llamacpp_server.eog"], cwd=BACKEND_DIR,
+                         check=True, capture_output=True, text=True, timeout=120).stdout
     return json.loads(out.strip().splitlines()[-1])
